@@ -1,0 +1,3 @@
+"""Interactive ipywidgets + plotly tools for mlkit (threshold, SHAP, fairness, carbon)."""
+
+__all__: list[str] = []
