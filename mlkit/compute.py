@@ -9,6 +9,7 @@ scheduler that does not answer is an error naming it, never a silent fallback.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import threading
@@ -183,20 +184,23 @@ def client(address: str | None = None, *, timeout: float | None = None):
                 existing = None
             if _alive(existing):
                 return existing
-        _close_owned()
         if requested is not None:
             wait = timeout if timeout is not None else _connect_timeout()
             try:
-                _client = Client(requested, timeout=wait, set_as_default=True)
+                # Connect before letting go of the current client: a failed connect
+                # must leave the session as it was.
+                connected = Client(requested, timeout=wait, set_as_default=False)
             except (OSError, TimeoutError) as exc:
-                _client = None
                 raise SchedulerUnreachableError(
                     f"Dask scheduler at {requested} did not answer within {wait:g} s "
                     f"({type(exc).__name__}: {exc}). Check that the scheduler is running and "
                     f"reachable, or unset ${SCHEDULER_ENV} to use the embedded local cluster."
                 ) from exc
-            _address = requested
+            _close_owned()
+            _make_default(connected)
+            _client, _address = connected, requested
             return _client
+        _close_owned()
         n_workers, threads, memory_limit = _local_cluster_shape(machine_resources())
         _cluster = LocalCluster(
             n_workers=n_workers,
@@ -212,18 +216,24 @@ def client(address: str | None = None, *, timeout: float | None = None):
         return _client
 
 
+def _make_default(c) -> None:
+    """What ``Client(set_as_default=True)`` does, applied after the connection succeeded."""
+    import dask
+    from distributed.client import _set_global_client
+
+    _set_global_client(c)
+    dask.config.set(scheduler="dask.distributed")
+
+
 def _close_owned() -> None:
     global _client, _cluster, _address
+    # Closing a dead client or cluster must not mask the error that brought us here.
     if _client is not None:
-        try:
+        with contextlib.suppress(Exception):
             _client.close()
-        except Exception:  # noqa: BLE001 - closing a dead client must not mask the real error
-            pass
     if _cluster is not None:
-        try:
+        with contextlib.suppress(Exception):
             _cluster.close()
-        except Exception:  # noqa: BLE001
-            pass
     _client = _cluster = _address = None
 
 

@@ -87,7 +87,7 @@ def _cell_key() -> Any:
     return ("exec", shell.execution_count)
 
 
-def record(name: str, value: Any) -> Any:
+def record(name: str, value: Any) -> None:
     """Record ``value`` under ``name`` in the current notebook output.
 
     Parameters
@@ -97,9 +97,8 @@ def record(name: str, value: Any) -> Any:
     value : JSON-safe value
         Number, string, bool, None, or list/dict of them. numpy scalars are accepted.
 
-    Returns
-    -------
-    The JSON-safe value that was recorded.
+    Returns None, so that a trailing ``record(...)`` does not echo an ``Out[]`` line;
+    the recorded (JSON-safe) value is in :func:`recorded`.
     """
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise RecordError(
@@ -132,7 +131,6 @@ def record(name: str, value: Any) -> Any:
         display({RECORD_MIME: {"name": name, "value": safe}, "text/plain": text}, raw=True)
     except ImportError:  # pragma: no cover
         print(text)
-    return safe
 
 
 def recorded() -> dict[str, Any]:
