@@ -68,3 +68,12 @@ __all__ = [
     "track",
     "unload_ipython_extension",
 ]
+
+
+def __getattr__(name: str):
+    # The Dask plugins import distributed: load them only when asked for.
+    if name in {"track_dask", "DaskCarbonTracker", "DaskFootprint", "CarbonWorkerPlugin", "CarbonSchedulerPlugin"}:
+        from . import dask as _dask
+
+        return getattr(_dask, name)
+    raise AttributeError(f"module 'mlkit.carbon' has no attribute {name!r}")
