@@ -270,6 +270,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             if unknown.any() and self.handle_unknown == "error":
                 values = pd.unique(s[unknown].astype(str))
                 first = pdf.index[np.flatnonzero(unknown)[0]]
+                first = first.item() if isinstance(first, np.generic) else first
                 raise UnknownCategoryError(
                     f"TabularPreprocessor.transform: column {c!r} has {int(unknown.sum())} value(s) in "
                     f"categories not seen at fit: {list(values[:5])} (first at row {first!r}); expected one of "

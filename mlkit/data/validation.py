@@ -81,7 +81,11 @@ def infer_schema(
 
 @dataclass
 class ValidationReport:
-    """Result of :func:`validate`: ``.problems``, ``.table``, ``.figure()``, ``.ok``."""
+    """Result of :func:`validate`: ``.problems``, ``.table``, ``.figure()``, ``.ok``.
+
+    ``.table`` has one row per problem (frame-wide problems have column ``"(frame)"``);
+    ``.leakage`` holds each feature's binned single-feature AUC against the target.
+    """
 
     problems: list[Problem]
     n_rows: int
@@ -101,7 +105,7 @@ class ValidationReport:
     @property
     def table(self) -> pd.DataFrame:
         rows = [
-            {"column": p.column, "check": p.check, "severity": p.severity, "message": p.message, "value": p.value}
+            {"column": p.column if p.column is not None else "(frame)", "check": p.check, "severity": p.severity, "message": p.message, "value": p.value}
             for p in self.problems
         ]
         return pd.DataFrame(rows, columns=["column", "check", "severity", "message", "value"])
@@ -122,7 +126,6 @@ class ValidationReport:
         t = self.table
         fig = go.Figure()
         if len(t):
-            t = t.assign(column=t["column"].fillna("(frame)"))
             for check, part in t.groupby("check", sort=True):
                 counts = part.groupby("column").size()
                 fig.add_bar(x=counts.index.tolist(), y=counts.to_numpy().tolist(), name=str(check),
@@ -275,8 +278,6 @@ def _validate(df, schema, *, strict, leakage_threshold, duplicates, want_profile
     report = ValidationReport(problems + found, stats.n_rows, len(columns), time.perf_counter() - started,
                               stats=stats, leakage=leakage)
     if strict:
-        if problems and not report.errors:  # pragma: no cover - missing columns are errors
-            pass
         report.raise_if_failed()
     prof = None
     if want_profile:
