@@ -1,3 +1,5 @@
 """Interactive ipywidgets + plotly tools for mlkit (threshold, SHAP, fairness, carbon)."""
 
-__all__: list[str] = []
+from .carbon_meter import CarbonMeter
+
+__all__: list[str] = ["CarbonMeter"]
