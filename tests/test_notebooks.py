@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import nbformat
 import pytest
 
@@ -27,8 +24,7 @@ def test_every_notebook_and_report_is_in_the_manifest():
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
 def test_notebook_is_committed_clean(entry):
-    raw = json.loads(Path(entry.path).read_text())
-    nb = nbformat.from_dict(raw)
+    nb = nbformat.read(entry.path, as_version=4)
     nbformat.validate(nb)
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
