@@ -36,7 +36,7 @@ def infer_schema(
     *,
     target: str | None = None,
     sample_rows: int = 100_000,
-    range_margin: float = 0.1,
+    range_margin: float = 0.25,
     missing_slack: float = 0.02,
     max_categories: int = 100,
 ) -> Schema:
@@ -117,7 +117,8 @@ class ValidationReport:
         return out
 
     def columns_with(self, check: str) -> list[str]:
-        return [p.column for p in self.problems if p.check == check and p.column is not None]
+        """Columns with a problem of this check (``"(frame)"`` for frame-wide ones such as duplicates)."""
+        return [p.column if p.column is not None else "(frame)" for p in self.problems if p.check == check]
 
     def figure(self):
         """Plotly bar chart: problems per column, coloured by check."""
@@ -202,7 +203,10 @@ def _check(stats: ScanResult, schema: Schema, dtypes: dict[str, Any], frame_colu
         if spec.max_missing is not None and rate > spec.max_missing:
             problems.append(Problem(name, "missing", f"missing rate {rate:.2%} exceeds the allowed "
                                     f"{spec.max_missing:.2%} ({cs.n_missing:,} rows)", value=round(rate, 6)))
-        if n > 1 and cs.n_present > 0 and cs.distinct <= 1 and name != schema.target:
+    for name, cs in stats.columns.items():  # every scanned column, in the schema or not
+        if name == schema.target:
+            continue
+        if n > 1 and cs.n_present > 0 and cs.distinct <= 1:
             problems.append(Problem(name, "constant", "column has a single value in every row; it carries no "
                                     "information", value=1))
         elif cs.n_present == 0:
