@@ -9,7 +9,7 @@ STAMP := $(VENV)/.mlkit-installed
 PROFILE ?= workshop
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint unit notebooks bench clean
+.PHONY: venv browser demo test lint unit notebooks clean
 
 venv: $(STAMP)
 
@@ -29,7 +29,13 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check mlkit widgets tests benchmarks
 
-test: lint
+# Browser tests render exported pages in Debian's chromium (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "==> installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+	  || echo "could not install chromium (needs root and Debian's registry): the browser tests will fail"; }
+
+test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)

@@ -1,14 +1,17 @@
 """Export executed notebooks to self-contained HTML that opens offline.
 
 Input cells can be hidden (reports), plotly figures are drawn from their JSON
-with plotly.js inlined once per page, and nothing is loaded from the network:
+with plotly.js inlined once per page, ipywidgets are rendered from their saved
+state by the (inlined) widget manager, and nothing is loaded from the network:
 :func:`network_resources` lists anything that would be, and :func:`export_html`
 refuses to write such a page.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import os
 import re
 from pathlib import Path
@@ -19,13 +22,17 @@ from .atomic import atomic_write_text
 from .plotting import PLOTLY_MIME, figure_html, plotly_js
 from .records import RECORD_MIME
 
-__all__ = ["OfflineExportError", "export_html", "network_resources"]
+__all__ = ["OfflineExportError", "export_html", "network_resources", "widget_state_problems"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
+_WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
+# @jupyter-widgets/html-manager's non-AMD bundle: renders built-in widgets without require.js.
+_WIDGETS_JS = _TEMPLATES / "mlkit_html" / "static" / "html-manager-embed.js"
 _RESOURCE_RE = re.compile(
     r"""<(?:script|img|iframe|audio|video|source|embed)\b[^>]*?\bsrc\s*=\s*["']?((?:https?:)?//[^"'\s>]+)"""
     r"""|<link\b[^>]*?\bhref\s*=\s*["']?((?:https?:)?//[^"'\s>]+)"""
-    r"""|@import\s+(?:url\()?["']?((?:https?:)?//[^"')\s]+)""",
+    # A commented-out "/* @import url(...) */" (as in the widget manager's CSS) loads nothing.
+    r"""|(?<!/\*\s)@import\s+(?:url\()?["']?((?:https?:)?//[^"')\s]+)""",
     re.IGNORECASE,
 )
 
@@ -37,6 +44,42 @@ class OfflineExportError(RuntimeError):
 def network_resources(html: str) -> list[str]:
     """URLs the page would load from the network (scripts, styles, images, frames)."""
     return [next(g for g in m.groups() if g) for m in _RESOURCE_RE.finditer(html)]
+
+
+_VIEW_RE = re.compile(r'<script type="application/vnd\.jupyter\.widget-view\+json">(.*?)</script>', re.S)
+_STATE_RE = re.compile(r'<script type="application/vnd\.jupyter\.widget-state\+json">(.*?)</script>', re.S)
+
+
+def widget_state_problems(html: str) -> list[str]:
+    """Why the page's widgets could not render offline; empty when every view has its state.
+
+    Checks that each widget view's model, and every model it references
+    (children, layout, style, links), is in the embedded widget state, and
+    that the widget manager is inlined.
+    """
+    views = [json.loads(m.replace("\\/", "/")) for m in _VIEW_RE.findall(html)]
+    if not views:
+        return []
+    states = _STATE_RE.findall(html)
+    if not states:
+        return [f"{len(views)} widget view(s) but no embedded widget state"]
+    state = json.loads(states[0].replace("\\/", "/"))["state"]
+    problems = []
+    if 'src="data:text/javascript;base64,' not in html:
+        problems.append("the widget manager script is not inlined")
+    seen: set[str] = set()
+    todo = [v["model_id"] for v in views]
+    while todo:
+        model_id = todo.pop()
+        if model_id in seen:
+            continue
+        seen.add(model_id)
+        if model_id not in state:
+            problems.append(f"widget model {model_id} has no embedded state")
+            continue
+        # References look like "IPY_MODEL_<id>", alone, in lists, or in [model, attr] pairs.
+        todo.extend(re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(state[model_id]["state"])))
+    return problems
 
 
 def _prepare(nb, *, show_records: bool) -> tuple[nbformat.NotebookNode, bool]:
@@ -101,9 +144,11 @@ def export_html(
         exclude_input_prompt=hide_input,
         exclude_output_prompt=hide_input,
     )
+    has_widgets = bool(nb.metadata.get("widgets", {}).get(_WIDGET_STATE_MIME, {}).get("state"))
     resources = {
         "metadata": {"name": title or notebook.stem},
-        "mlkit_plotly_js": plotly_js() if has_plotly else "",
+        "mlkit_plotly_js": plotly_js() if has_plotly or has_widgets else "",
+        "mlkit_widgets_js_b64": base64.b64encode(_WIDGETS_JS.read_bytes()).decode("ascii") if has_widgets else "",
         "mlkit_footer": footer or "",
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)

@@ -59,6 +59,7 @@ def test_export_refuses_network_resources_and_leaves_nothing(tmp_path):
         ('<img src="https://x/i.png">', ["https://x/i.png"]),
         ("<style>@import url('https://fonts.x/f.css');</style>", ["https://fonts.x/f.css"]),
         ('<a href="https://example.org">a link is fine</a>', []),
+        ("/* @import url('https://fonts.x/f.css'); */", []),
         ('<script>var s = "inline";</script>', []),
     ],
 )
@@ -144,3 +145,46 @@ def test_demo_reports_failures(tmp_path, monkeypatch):
     (entry,) = build_demo(profile="smoke", out_dir=tmp_path / "site")
     assert entry.status == "failed" and "ZeroDivisionError" in entry.error
     assert "failed" in (tmp_path / "site" / "index.html").read_text()
+
+
+WIDGET_CELL = """
+import ipywidgets as w, plotly.express as px, mlkit
+from IPython.display import display
+slider = w.IntSlider(value=3, min=0, max=10, description="k")
+label = w.HTML(value="<b>value is 3</b>")
+out = w.Output()
+with out:
+    display(px.bar(x=["a", "b"], y=[1, 3], title="figure inside a widget"))
+slider.observe(lambda ch: setattr(label, "value", f"<b>value is {ch['new']}</b>"), names="value")
+w.VBox([slider, label, out])
+"""
+
+
+@pytest.mark.notebook
+def test_widgets_render_offline_in_exported_html(tmp_path):
+    from mlkit.export import widget_state_problems
+    from mlkit.notebook import run
+    from tests.browser import rendered_dom
+
+    nb = make_notebook(tmp_path / "w.ipynb", [("md", "# Widgets"), ("params", "PROFILE = 'ci'"), ("code", WIDGET_CELL)])
+    result = run(nb, output=tmp_path / "w_out.ipynb")
+    html_path = export_html(result.output_path)
+    html = html_path.read_text()
+    assert network_resources(html) == [] and widget_state_problems(html) == []
+    dom = rendered_dom(html_path)
+    # The widget manager drew the slider and label from the saved state, and the plotly
+    # figure inside the Output widget, with no kernel and no network.
+    assert "widget-slider" in dom and "value is 3" in dom
+    assert "figure inside a widget" in dom and 'class="main-svg"' in dom
+
+
+def test_widget_state_problems_finds_missing_models():
+    from mlkit.export import widget_state_problems
+
+    view = '<script type="application/vnd.jupyter.widget-view+json">{"model_id": "ab12", "version_major": 2}</script>'
+    state = '<script type="application/vnd.jupyter.widget-state+json">{"state": {"ab12": {"state": {"children": ["IPY_MODEL_cd34"]}}}}</script>'
+    inlined = '<script src="data:text/javascript;base64,AAAA"></script>'
+    assert widget_state_problems(view) == ["1 widget view(s) but no embedded widget state"]
+    assert widget_state_problems(inlined + view + state) == ["widget model cd34 has no embedded state"]
+    assert widget_state_problems(view + state) == ["the widget manager script is not inlined", "widget model cd34 has no embedded state"]
+    assert widget_state_problems("<p>no widgets</p>") == []
