@@ -79,7 +79,7 @@ def _parse_hardware(hardware: str) -> tuple[str, int]:
     return m.group(2).strip(), count
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Estimate:
     """A post-hoc estimate: the footprint plus the inputs and formula behind it."""
 
@@ -120,6 +120,9 @@ class Estimate:
 
     def __str__(self) -> str:
         return f"Estimate: {self.footprint.line()}; {self.facility_kwh:.4g} kWh incl. PUE"
+
+    def __repr__(self) -> str:
+        return f"<{self}>"
 
     def _repr_markdown_(self) -> str:
         return self.footprint._repr_markdown_() + f"\n\nformula: `{self.formula}`"

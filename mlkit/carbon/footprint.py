@@ -94,7 +94,7 @@ def equivalents(co2e_g: float, energy_kwh: float) -> dict[str, float]:
     return {"km_by_car": co2e_g / CAR_G_PER_KM, "phone_charges": energy_kwh / PHONE_CHARGE_KWH}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Footprint:
     """Energy and CO2e of an interval (or a sum of intervals).
 
@@ -264,6 +264,10 @@ class Footprint:
 
     def __str__(self) -> str:
         return f"Footprint: {self.line()}"
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{n}={format_energy(c.joules)} {c.method}" for n, c in self.components.items())
+        return f"<Footprint {self.line()}; {parts}>"
 
     def _repr_markdown_(self) -> str:
         rows = "\n".join(
