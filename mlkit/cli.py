@@ -1,4 +1,4 @@
-"""The ``mlkit`` command: ``info``, ``run``, ``report``, ``demo``."""
+"""The ``mlkit`` command: ``info``, ``run``, ``report``, ``demo``, ``doctor``, ``workshop``."""
 
 from __future__ import annotations
 
@@ -110,6 +110,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 1 if failed or not entries else 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import format_checks, run_checks
+
+    checks = run_checks()
+    print(format_checks(checks, as_json=args.json))
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+def _cmd_workshop(args: argparse.Namespace) -> int:
+    from .workshop import prepare
+
+    written = prepare(args.dir, force=args.force)
+    print(f"wrote {len(written)} student notebooks (solutions emptied) to {args.dir}")
+    for path in written:
+        print(f"  {path.name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlkit", description="mlkit-suite command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,6 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default build/)")
     p.add_argument("--only", nargs="*", help="names of notebooks/reports to run")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("doctor", help="check this machine for the workshop and print fixes")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_doctor)
+
+    p = sub.add_parser("workshop", help="workshop tools")
+    wsub = p.add_subparsers(dest="action", required=True)
+    w = wsub.add_parser("prepare", help="write student copies of the notebooks with solutions emptied")
+    w.add_argument("dir")
+    w.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    w.set_defaults(func=_cmd_workshop)
     return parser
 
 
@@ -154,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (ParameterError, FileNotFoundError, ValueError, NotebookExecutionError) as exc:
+    except (ParameterError, FileNotFoundError, FileExistsError, ValueError, NotebookExecutionError) as exc:
         print(f"mlkit {args.command}: {exc}", file=sys.stderr)
         return 2
 
