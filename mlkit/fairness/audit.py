@@ -85,11 +85,17 @@ def _is_dask(x: Any) -> bool:
     return hasattr(x, "dask") and hasattr(x, "npartitions")
 
 
+def _is_frame(x: Any) -> bool:
+    import dask.dataframe as dd
+
+    return isinstance(x, (pd.DataFrame, dd.DataFrame))
+
+
 def _sensitive_items(sensitive: Any) -> list[tuple[str, Any]]:
     """(name, values) pairs from a Series, DataFrame, dict, array or list of them."""
     if isinstance(sensitive, Mapping):
         return [(str(k), v) for k, v in sensitive.items()]
-    if hasattr(sensitive, "columns") and hasattr(sensitive, "dtypes"):  # pandas/Dask DataFrame
+    if _is_frame(sensitive):
         return [(str(c), sensitive[c]) for c in sensitive.columns]
     if isinstance(sensitive, np.ndarray) and sensitive.ndim == 2:
         return [(f"sensitive_feature_{i}", sensitive[:, i]) for i in range(sensitive.shape[1])]
@@ -108,7 +114,7 @@ def _build_frame(y_true, y_pred, y_score, sensitive, sample_weight, data):
     if sensitive is None:
         raise FairnessInputError("sensitive= is required: the column(s) defining the groups")
     if data is not None:
-        if not hasattr(data, "columns"):
+        if not _is_frame(data):
             raise FairnessInputError(f"data must be a pandas or Dask DataFrame, got {type(data).__name__}")
         names = [sensitive] if isinstance(sensitive, str) else list(sensitive)
         if not names or not all(isinstance(n, str) for n in names):
