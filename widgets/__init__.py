@@ -1,5 +1,6 @@
 """Interactive ipywidgets + plotly tools for mlkit (threshold, SHAP, fairness, carbon)."""
 
 from .carbon_meter import CarbonMeter
+from .threshold_explorer import ThresholdExplorer
 
-__all__: list[str] = ["CarbonMeter"]
+__all__: list[str] = ["CarbonMeter", "ThresholdExplorer"]
