@@ -390,17 +390,33 @@ class _ProcessTree:
     grows (a process re-parented outside the tree loses its time after the last poll).
     """
 
-    def __init__(self, pid: int | None = None):
+    def __init__(self, pid: int | None = None, *, refresh_s: float = 1.0, clock=None):
+        import time
+
         self.root = psutil.Process(pid)
         # key (pid, create_time) -> (own seconds, reaped-children seconds, ppid)
         self._last: dict[tuple[int, float], tuple[float, float, int]] = {}
         self._total = 0.0
+        # Listing descendants scans every process on the host (/proc/*/stat); do it at most
+        # once per refresh_s and reuse the list in between. A child that exits in between
+        # is still counted through its parent's children_* times.
+        self.refresh_s = refresh_s
+        self._clock = clock or time.monotonic
+        self._procs: list[psutil.Process] = []
+        self._listed_at = float("-inf")
+
+    def _processes(self) -> list[psutil.Process]:
+        now = self._clock()
+        if now - self._listed_at >= self.refresh_s:
+            try:
+                self._procs = [self.root, *self.root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                self._procs = []
+            self._listed_at = now
+        return self._procs
 
     def sample(self) -> tuple[float, float]:
-        try:
-            procs = [self.root, *self.root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            procs = []
+        procs = self._processes()
         rss = 0.0
         current: dict[tuple[int, float], tuple[float, float, int]] = {}
         for p in procs:
