@@ -1,6 +1,7 @@
 """Interactive ipywidgets + plotly tools for mlkit (threshold, SHAP, fairness, carbon)."""
 
 from .carbon_meter import CarbonMeter
+from .shap_explorer import ShapExplorer
 from .threshold_explorer import ThresholdExplorer
 
-__all__: list[str] = ["CarbonMeter", "ThresholdExplorer"]
+__all__: list[str] = ["CarbonMeter", "ShapExplorer", "ThresholdExplorer"]

@@ -172,7 +172,7 @@ class _TorchRoute(_Route):
             arr = frame.to_numpy(dtype=np.float32)
         except (ValueError, TypeError):
             raise ExplainError("a torch model needs numeric features; encode categorical columns first") from None
-        return self.torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
+        return self.torch.from_numpy(np.array(arr, dtype=np.float32, order="C", copy=True)).to(self.device)
 
     def explain(self, rows: pd.DataFrame) -> np.ndarray:
         x = self._tensor(rows)
