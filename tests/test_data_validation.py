@@ -156,3 +156,32 @@ def test_sketch_quantiles_against_numpy(seed):
     got = sk.quantile(qs)
     want = np.quantile(x, qs, method="lower")
     np.testing.assert_allclose(got, want, rtol=0.0101)
+
+
+def test_parquet_categoricals_with_unknown_categories(clean, schema, tmp_path):
+    df, _ = clean
+    bad = _dirty(df).drop(columns=["constant", "leak"])
+    md.write_parquet(bad, tmp_path / "bad.parquet", partition_size="1MB")
+    stored = dd.read_parquet(tmp_path / "bad.parquet")
+    assert not stored["cat_0"].cat.known
+    with dask.config.set(scheduler="sync"):
+        a = md.validate(stored, schema).table
+        prof = md.profile(stored)
+    b = md.validate(bad.reset_index(drop=True), schema).table
+    pd.testing.assert_frame_equal(a, b)
+    assert prof.table.loc["cat_3", "distinct"] == bad["cat_3"].nunique()
+    assert prof.table.loc["cat_0", "top"] == bad["cat_0"].value_counts().index[0]
+
+
+def test_duplicate_estimate_beyond_the_exact_size(clean, monkeypatch):
+    from mlkit.data import scan as scan_mod
+
+    df, _ = clean
+    dup = pd.concat([df, df.iloc[:8_000]], ignore_index=True)
+    exact = md.profile(dup)  # profile skips duplicates; use scan directly
+    monkeypatch.setattr(scan_mod, "DUPLICATE_EXACT_ROWS", 6_000)
+    with dask.config.set(scheduler="sync"):  # the patch lives in this process only
+        stats = scan_mod.scan(dd.from_pandas(dup, npartitions=4), duplicates=True)
+    assert not stats.duplicates_exact
+    assert stats.duplicate_rows == pytest.approx(8_000, rel=0.15)
+    assert exact.n_rows == len(dup)

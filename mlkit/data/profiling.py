@@ -44,15 +44,15 @@ class Profile:
                 "distinct": cs.distinct, "distinct_exact": cs.distinct_exact,
             }
             sk = cs.sketch_total()
-            if sk is not None and cs.n_present:
-                q = sk.quantile(np.array([0.25, 0.5, 0.75]))
-                if cs.kind == "datetime":
+            if cs.kind == "datetime":
+                if cs.n_present:
                     row.update(min=pd.Timestamp(int(cs.vmin)), max=pd.Timestamp(int(cs.vmax)))
-                else:
-                    row.update(mean=cs.mean, std=cs.std, min=cs.vmin, **{"25%": q[0], "50%": q[1], "75%": q[2]},
-                               max=cs.vmax, zeros=cs.n_zero)
-                    edges, counts = sk.histogram(bins)
-                    hists[name] = (edges.tolist(), counts.tolist())
+            elif sk is not None and cs.n_present:
+                q = sk.quantile(np.array([0.25, 0.5, 0.75]))
+                row.update(mean=cs.mean, std=cs.std, min=cs.vmin, **{"25%": q[0], "50%": q[1], "75%": q[2]},
+                           max=cs.vmax, zeros=cs.n_zero)
+                edges, counts = sk.histogram(bins)
+                hists[name] = (edges.tolist(), counts.tolist())
             elif cs.cat_counts is not None or cs.values is not None:
                 if cs.cat_counts is not None:
                     counts = pd.Series(cs.cat_counts[:, :-1].sum(axis=0), index=[str(c) for c in cs.categories])

@@ -139,6 +139,14 @@ class ValidationReport:
         )
         return fig
 
+    def profile(self, bins: int = 30):
+        """The :class:`~mlkit.data.Profile` of the validated data, from the same pass (no re-read)."""
+        from .profiling import Profile
+
+        if self.stats is None:
+            raise DataError("this report holds no statistics to profile")
+        return Profile.from_scan(self.stats, bins=bins)
+
     def raise_if_failed(self) -> None:
         if not self.ok:
             ordered = self.errors + [p for p in self.problems if p.severity != "error"]
@@ -190,6 +198,13 @@ def _check(stats: ScanResult, schema: Schema, dtypes: dict[str, Any], frame_colu
             if cs.cat_counts is not None:
                 counts = cs.cat_counts[:, :-1].sum(axis=0)
                 bad = {str(c): int(k) for c, k in zip(cs.categories, counts) if k > 0 and str(c) not in allowed}
+                if bad:
+                    total = sum(bad.values())
+                    shown = ", ".join(f"{c!r} ({k:,})" for c, k in sorted(bad.items(), key=lambda kv: -kv[1])[:5])
+                    problems.append(Problem(name, "categories", f"{total:,} value(s) not among the allowed "
+                                            f"{len(allowed)} categories: {shown}", value=total))
+            elif cs.kmv is None and cs.values is not None:  # categorical counted per value
+                bad = {k: int(v.sum()) for k, v in cs.values.items() if k not in allowed}
                 if bad:
                     total = sum(bad.values())
                     shown = ", ".join(f"{c!r} ({k:,})" for c, k in sorted(bad.items(), key=lambda kv: -kv[1])[:5])
