@@ -164,3 +164,16 @@ def test_rebalance_odds_ratio_reflects_the_training_balance(method):
     else:
         cb = class_balance(r.frame, "y")
         assert cb.overall["n_pos"].iloc[0] / cb.overall["n_neg"].iloc[0] == pytest.approx(0.5, rel=0.01)
+
+
+def test_undersampling_is_independent_of_data_generated_with_the_same_seed(dask_client):
+    """numpy ignores trailing zeros in seeds: default_rng([0, 0]) == default_rng(0) == make_tabular's
+    block 0 stream. The samplers key their streams apart, so kept negatives keep the group mix."""
+    from mlkit.data import make_tabular
+
+    ddf, truth = make_tabular(2**17, seed=0, prevalence=0.05, partition_rows=2**16)
+    out = undersample(ddf, "label", 1.0, seed=0).compute()
+    neg = out[out["label"] == 0]
+    share_b = float((neg["group"] == "B").mean())
+    n = len(neg)
+    assert abs(share_b - truth.group_sizes["B"]) < 4 * np.sqrt(0.3 * 0.7 / n), (share_b, n)

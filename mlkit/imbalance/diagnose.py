@@ -88,6 +88,13 @@ class ClassBalance:
         return {"difference": hi - lo, "ratio": lo / hi if hi > 0 else float("nan"),
                 "max_group": str(prev.idxmax()), "min_group": str(prev.idxmin())}
 
+    def __repr__(self) -> str:
+        parts = [f"class balance of {self.target!r}", self.overall.to_string()]
+        if self.by_group is not None:
+            parts += [f"by {self.by!r}:", self.by_group.to_string()]
+        parts += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(parts)
+
     def _repr_html_(self) -> str:
         parts = [f"<b>class balance of <code>{self.target}</code></b>", self.overall.to_html()]
         if self.by_group is not None:

@@ -10,7 +10,7 @@ as ``sampling_strategy=<float>`` in imbalanced-learn.
 Out-of-core on Dask
     Random under- and over-sampling run partition by partition after one cheap pass that
     counts the classes (only the target column is read). Partition ``i`` draws from
-    ``numpy.random.default_rng([seed, i])``: the same seed gives the same sample. Each
+    ``numpy.random.default_rng([seed, i, _STREAM])``: the same seed gives the same sample. Each
     majority row is kept with probability ``q = (n_min / ratio) / n_maj`` (each minority row
     gets ``Poisson(lam)`` extra copies when over-sampling), so the target ratio is exact *in
     expectation* and the realised majority count is ``Binomial(n_maj, q)``.
@@ -49,6 +49,12 @@ __all__ = [
 
 SMOTE_METHODS = ("smote", "smotenc", "smoten", "borderline", "svm", "adasyn")
 METHODS = ("none", "weight", "under", "over", *SMOTE_METHODS)
+#: A third word in every RNG key, so sampling never replays another module's stream: numpy's
+#: SeedSequence ignores trailing zeros, so ``default_rng([seed, 0])`` *is* ``default_rng(seed)``,
+#: and ``make_tabular``/splits key their blocks ``[seed, block]``. Without it, undersampling data
+#: generated with the same seed would keep rows by the very uniforms that drew their group.
+_STREAM = 0x1BA1A
+
 #: Default row limit for SMOTE (in memory, k-NN over the minority class, copies of the data).
 SMOTE_MAX_ROWS = 2_000_000
 
@@ -83,14 +89,14 @@ def _labels(pdf: pd.DataFrame, target: str) -> np.ndarray:
 
 def _under_part(pdf: pd.DataFrame, target: str, minority: int, q: float, seed: int, partition_info=None) -> pd.DataFrame:
     part = (partition_info or {}).get("number", 0)
-    u = np.random.default_rng([int(seed), int(part)]).random(len(pdf))
+    u = np.random.default_rng([int(seed), int(part), _STREAM]).random(len(pdf))
     keep = (_labels(pdf, target) == minority) | (u < q)
     return pdf[keep]
 
 
 def _over_part(pdf: pd.DataFrame, target: str, minority: int, lam: float, seed: int, partition_info=None) -> pd.DataFrame:
     part = (partition_info or {}).get("number", 0)
-    extra = np.random.default_rng([int(seed), int(part)]).poisson(lam, len(pdf))
+    extra = np.random.default_rng([int(seed), int(part), _STREAM]).poisson(lam, len(pdf))
     reps = 1 + np.where(_labels(pdf, target) == minority, extra, 0)
     return pdf.iloc[np.repeat(np.arange(len(pdf)), reps)]
 
@@ -126,7 +132,7 @@ def undersample(df, target: str, ratio: float = 1.0, *, seed: int = 0):
         return df.map_partitions(_under_part, target, minority, q, int(seed), meta=df._meta)
     y = _labels(df, target)
     maj_idx = np.flatnonzero(y != minority)
-    rng = np.random.default_rng([int(seed), 0])
+    rng = np.random.default_rng([int(seed), 0, _STREAM])
     chosen = rng.choice(maj_idx, size=int(keep_maj), replace=False)
     keep = y == minority
     keep[chosen] = True
@@ -156,7 +162,7 @@ def oversample(df, target: str, ratio: float = 1.0, *, seed: int = 0):
     y = _labels(df, target)
     min_idx = np.flatnonzero(y == minority)
     n_extra = int(want) - n_min
-    rng = np.random.default_rng([int(seed), 0])
+    rng = np.random.default_rng([int(seed), 0, _STREAM])
     extra = np.bincount(rng.integers(0, len(min_idx), n_extra), minlength=len(min_idx))
     reps = np.ones(len(df), dtype=np.int64)
     reps[min_idx] += extra
