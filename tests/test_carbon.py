@@ -512,3 +512,52 @@ def test_footprint_views_and_equivalents():
     assert "1 kWh" in est.footprint.line() and "175 g" in est.footprint.line()
     row = est.footprint.as_dict()
     assert row["factor_source"] == "user-set" and row["pue"] == 1.0
+
+
+def test_nvml_half_working_driver_and_counter_reset(tmp_path):
+    class NoHandles(FakeNvml):
+        def nvmlDeviceGetHandleByIndex(self, i):
+            raise NVMLError("Unknown Error")
+
+    with pytest.raises(mc.BackendUnavailable, match="cannot open GPU 0"):
+        NvmlBackend(NoHandles())
+    nv = FakeNvml(n=1)
+    backend = NvmlBackend(nv)
+    nv.energy_mj = [10_500.0]
+    assert backend.poll(1.0)["gpu"] == pytest.approx(0.5)
+    nv.energy_mj = [2_000.0]  # driver reloaded: the counter restarted from zero
+    assert backend.poll(2.0)["gpu"] == pytest.approx(2.0)
+
+
+# --------------------------------------------------------------------------- cgroup scope
+
+
+def test_cgroup_v2_and_v1_accounting(tmp_path):
+    from mlkit.carbon.backends import _Cgroup
+
+    v2 = tmp_path / "v2"
+    (v2 / "kubepods" / "pod1").mkdir(parents=True)
+    (v2 / "cgroup.controllers").write_text("cpu memory\n")
+    (v2 / "kubepods" / "pod1" / "cpu.stat").write_text("usage_usec 7500000\nuser_usec 5000000\n")
+    (v2 / "kubepods" / "pod1" / "memory.current").write_text(f"{3 * GIB}\n")
+    proc = tmp_path / "proc_cgroup_v2"
+    proc.write_text("0::/kubepods/pod1\n")
+    assert _Cgroup(v2, proc_cgroup=str(proc)).sample() == pytest.approx((7.5, 3 * GIB))
+
+    v1 = tmp_path / "v1"
+    (v1 / "cpuacct" / "docker" / "abc").mkdir(parents=True)
+    (v1 / "memory" / "docker" / "abc").mkdir(parents=True)
+    (v1 / "cpuacct" / "docker" / "abc" / "cpuacct.usage").write_text("2500000000\n")
+    (v1 / "memory" / "docker" / "abc" / "memory.usage_in_bytes").write_text(f"{GIB}\n")
+    proc1 = tmp_path / "proc_cgroup_v1"
+    proc1.write_text("4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n")
+    cg = _Cgroup(v1, proc_cgroup=str(proc1))
+    assert cg.sample() == pytest.approx((2.5, GIB))
+
+    backend = EstimateBackend(profile=PROFILE, sampler=cg)
+    (v1 / "cpuacct" / "docker" / "abc" / "cpuacct.usage").write_text("4500000000\n")
+    assert backend.poll(10.0)["cpu"] == pytest.approx((20.0, 10.0, 40.0))
+    with pytest.raises(mc.BackendUnavailable, match="cgroup CPU accounting"):
+        _Cgroup(tmp_path / "nothing", proc_cgroup=str(proc1))
+    with pytest.raises(ValueError, match="scope"):
+        EstimateBackend("host")

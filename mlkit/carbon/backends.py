@@ -223,16 +223,23 @@ class NvmlBackend:
         if count == 0:
             raise BackendUnavailable("NVML: no GPU found")
         self.gpus: list[_Gpu] = []
-        for i in range(count):
-            h = nvml.nvmlDeviceGetHandleByIndex(i)
-            name = nvml.nvmlDeviceGetName(h)
-            name = name.decode() if isinstance(name, bytes) else str(name)
-            try:
-                counter = float(nvml.nvmlDeviceGetTotalEnergyConsumption(h))
-                self.gpus.append(_Gpu(i, h, name, "energy-counter", last_counter=counter, last_time=now))
-            except Exception:  # noqa: BLE001 - NotSupported on pre-Volta GPUs
-                power = float(nvml.nvmlDeviceGetPowerUsage(h)) / 1000.0
-                self.gpus.append(_Gpu(i, h, name, "power-polling", last_power=power, last_time=now))
+        try:
+            for i in range(count):
+                self.gpus.append(self._open_gpu(i, now))
+        except Exception as exc:  # noqa: BLE001 - a half-working driver is an unusable one
+            raise BackendUnavailable(f"NVML: cannot open GPU {len(self.gpus)}: {type(exc).__name__}: {exc}") from None
+
+    def _open_gpu(self, i: int, now: float) -> _Gpu:
+        nvml = self.nvml
+        h = nvml.nvmlDeviceGetHandleByIndex(i)
+        name = nvml.nvmlDeviceGetName(h)
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        try:
+            counter = float(nvml.nvmlDeviceGetTotalEnergyConsumption(h))
+            return _Gpu(i, h, name, "energy-counter", last_counter=counter, last_time=now)
+        except Exception:  # noqa: BLE001 - NotSupported on pre-Volta GPUs
+            power = float(nvml.nvmlDeviceGetPowerUsage(h)) / 1000.0
+            return _Gpu(i, h, name, "power-polling", last_power=power, last_time=now)
 
     @property
     def source(self) -> str:
