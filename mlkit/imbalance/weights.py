@@ -113,7 +113,13 @@ def _row_weights(y: Any, cw: dict[int, float]):
 
 
 def xgboost_params(y: Any = None, *, cost_matrix: Any = None, ratio: float = 1.0) -> dict[str, float]:
-    """``{"scale_pos_weight": w}`` for ``xgboost.XGBClassifier`` from labels or a cost matrix."""
+    """``{"scale_pos_weight": w}`` for ``xgboost.XGBClassifier`` from labels or a cost matrix.
+
+    The same as per-row weights ``w`` on the positives for the gradients, but not quite the same
+    model with ``tree_method="hist"``: xgboost estimates ``base_score`` and weights its quantile
+    sketch from ``sample_weight`` only (the test suite pins both to show the equivalence).
+    Either way, undo the odds shift with :func:`correct_prior_shift` (``w``) for probabilities.
+    """
     if cost_matrix is not None:
         cw = cost_weights(cost_matrix)
         return {"scale_pos_weight": cw[1] / cw[0]}
