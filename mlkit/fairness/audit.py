@@ -202,7 +202,9 @@ def audit(
     policy : :class:`~mlkit.fairness.policy.Policy` for the verdicts (default: ``Policy()``).
     confidence : level of the per-group intervals.
     n_bootstrap : Poisson bootstrap replicates for differences and ratios (0: Newcombe /
-        MOVER intervals from the Wilson limits instead).
+        MOVER intervals from the Wilson limits instead). Cost: O(replicates x groups) per
+        partition without weights or with few distinct weight values (e.g. reweighing);
+        O(replicates x rows) with continuous weights (about 35 ns per row and replicate).
     n_bins : score histogram bins on [0, 1] (threshold sweeps at the bin edges).
     seed : seeds the bootstrap; the same seed and partitioning give the same intervals.
 
