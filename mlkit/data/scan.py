@@ -235,6 +235,7 @@ class _Plan:
     ranges: dict[str, tuple[float | None, float | None]]
     allowed: dict[str, set]
     duplicates: bool
+    npartitions: int = 1
 
 
 def _labels(pdf: pd.DataFrame, plan: _Plan) -> np.ndarray | None:
@@ -269,13 +270,15 @@ def _summarize(pdf: pd.DataFrame, plan: _Plan) -> dict[str, Any]:
             missing = np.isnan(v)
             cs.n_missing = int(missing.sum())
             cs.n_nonfinite = int((~finite & ~missing).sum())
-            f = v[finite]
-            lab = labels[finite] if labels is not None else None
+            all_finite = bool(finite.all())
+            f = v if all_finite else v[finite]
+            lab = labels if (labels is None or all_finite) else labels[finite]
             if len(f):
                 cs.vmin, cs.vmax = float(f.min()), float(f.max())
                 cs.mean = float(f.mean())
-                cs.m2 = float(((f - cs.mean) ** 2).sum())
-                cs.n_zero = int((f == 0).sum())
+                d = f - cs.mean
+                cs.m2 = float(np.dot(d, d))
+                cs.n_zero = len(f) - int(np.count_nonzero(f))
             if kind != "datetime":  # timestamps: min/max/count only
                 idx = sketch_index(f)
                 if lab is not None:
@@ -339,7 +342,11 @@ def _summarize(pdf: pd.DataFrame, plan: _Plan) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(pdf), "columns": cols, "dup": None}
     if plan.duplicates:
         h = pd.util.hash_pandas_object(pdf[plan.columns], index=False).to_numpy()
-        out["dup"] = _bottom(h, None)
+        # Expected total rows ~ this partition x npartitions: keep only this partition's share of
+        # the bottom-k sample now (a lower threshold elsewhere only filters further when merged).
+        expected = len(pdf) * plan.npartitions
+        local = int(2.0**64 * DUPLICATE_EXACT_ROWS / expected) if expected > DUPLICATE_EXACT_ROWS else None
+        out["dup"] = _bottom(h, local)
     return out
 
 
@@ -455,6 +462,7 @@ def scan(
         cols = list(dict.fromkeys([*columns, *([target] if target else [])]))
         df = df[cols]
     plan = _plan(df, schema, target, None, duplicates)
+    plan.npartitions = df.npartitions if is_dask else max(1, -(-len(df) // PANDAS_CHUNK_ROWS))
     if is_dask:
         parts = [dask.delayed(_summarize, pure=True)(p, plan) for p in df.to_delayed(optimize_graph=True)]
         (merged,) = dask.compute(_tree(parts))
