@@ -218,7 +218,7 @@ def explain_other(
     route: str, model, X, *, budget_seconds, mode, sample_size, stratify, class_index, background,
     n_background, method, nsamples, allow_all_nan, seed, nthread, verbose,
 ) -> ShapResult:
-    from .router import _as_frame, _check_all_nan, _is_dask, _n_rows, decide, sample_rows
+    from .router import _as_frame, _check_all_nan, _is_dask, _n_rows, dask_head, decide, sample_rows
 
     if method is not None and route != "torch":
         raise ExplainError(f"method= applies to torch models only (route {route!r})")
@@ -230,7 +230,7 @@ def explain_other(
         raise ExplainError("X has no rows")
     if not _is_dask(X) and not allow_all_nan:
         _check_all_nan(X, names, "X")
-    head = X.head(max(n_background, 64), npartitions=-1) if _is_dask(X) else X
+    head = dask_head(X, max(n_background, 64)) if _is_dask(X) else X
     if route == "sklearn-tree":
         explainer: _Route = _TreeRoute(model, class_index)
         calib_rows = 64
@@ -277,11 +277,11 @@ def explain_other(
 
 
 def _run_chunks(explainer: _Route, rows: pd.DataFrame, chunk: int = 256) -> np.ndarray:
-    from ..progress import bar
+    from .router import progress_bar
 
     out = np.empty((len(rows), rows.shape[1]), dtype=np.float32)
     t0 = time.perf_counter()
-    with bar(total=len(rows), desc=f"{explainer.name} rows", disable=len(rows) <= chunk) as pbar:
+    with progress_bar(len(rows), f"{explainer.name} rows", show=len(rows) > chunk) as pbar:
         for start in range(0, len(rows), chunk):
             stop = min(len(rows), start + chunk)
             out[start:stop] = explainer.explain(rows.iloc[start:stop])

@@ -76,7 +76,7 @@ def interactions(
     """
     from ..compute import device
     from . import treeshap
-    from .router import _as_frame, _n_rows, _threads, explain, sample_rows
+    from .router import _as_frame, _n_rows, _threads, dask_head, explain, sample_rows
 
     if not treeshap.is_xgboost(model):
         raise ExplainError(
@@ -91,7 +91,7 @@ def interactions(
     m = min(n_rows, total)
     threads = _threads(X, nthread, None)
     dev = device()
-    head = X.head(5_000, npartitions=-1) if hasattr(X, "npartitions") else X.iloc[:5_000]
+    head = dask_head(X, 5_000) if hasattr(X, "npartitions") else X.iloc[:5_000]
     base = treeshap.estimate(booster, head, rows=m, threads=threads, device_kind=dev.kind, class_index=class_index)
     F = len(names)
     factor = 2 * F + 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,18 @@ def _as_frame(X: Any, names: list[str] | None = None):
     raise ExplainError(f"X must be a pandas or Dask DataFrame or a 2-D numpy array, got {type(X).__name__}")
 
 
+def dask_head(X, n: int) -> pd.DataFrame:
+    """The first ``n`` rows of a Dask DataFrame, reading as few partitions as possible."""
+    k = 1
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # dask: "Insufficient elements for `head`"
+            head = X.head(n, npartitions=min(k, X.npartitions), compute=True)
+        if len(head) >= n or k >= X.npartitions:
+            return head
+        k *= 4  # empty or short leading partitions: look further
+
+
 def _check_all_nan(frame: pd.DataFrame, names: list[str], where: str) -> None:
     if len(frame) == 0:
         raise ExplainError("X has no rows")
@@ -404,7 +417,7 @@ def _explain_xgboost(
         _check_all_nan(X, names, "X")
     dev = device()
     threads = _threads(X, nthread, client if is_dask else None)
-    calib = X.head(20_000, npartitions=-1) if is_dask else X.iloc[:20_000]
+    calib = dask_head(X, 20_000) if is_dask else X.iloc[:20_000]
     est = treeshap.estimate(booster, calib, rows=n_rows, threads=threads, device_kind=dev.kind, class_index=class_index)
     est = decide(est, n_rows=n_rows, budget_seconds=budget_seconds, mode=mode, sample_size=sample_size)
     limit = max_memory if max_memory is not None else _default_max_memory()
@@ -463,13 +476,31 @@ def _explain_xgboost(
     )
 
 
-def _in_memory(booster, X: pd.DataFrame, threads: int, class_index, n: int) -> tuple[np.ndarray, float]:
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def progress_bar(total: int, desc: str, *, show: bool = True):
+    """An mlkit progress bar (see :mod:`mlkit.progress`), or a silent stand-in for short work."""
+    if not show:
+        return _NoBar()
     from ..progress import bar
 
+    return bar(total=total, desc=desc)
+
+
+def _in_memory(booster, X: pd.DataFrame, threads: int, class_index, n: int) -> tuple[np.ndarray, float]:
     out = None
     base = float("nan")
     chunks = list(range(0, n, treeshap.DEFAULT_CHUNK_ROWS))
-    with bar(total=n, desc="TreeSHAP rows", disable=len(chunks) < 4) as pbar:
+    with progress_bar(n, "TreeSHAP rows", show=len(chunks) >= 4) as pbar:
         for start, stop, values, chunk_base in treeshap.iter_contribs(booster, X, nthread=threads, class_index=class_index):
             base = chunk_base
             if out is None:
