@@ -133,6 +133,11 @@ def test_demo_writes_index_linking_pages(tmp_path):
         assert f'href="{e.html}"' in index and (tmp_path / e.html).is_file()
         assert network_resources((tmp_path / e.html).read_text()) == []
     assert "Run time" in index and " s</td>" in index
+    for e in entries:
+        # Footprint per notebook: the kernel's (and its Dask workers') CPU time, priced by mlkit.carbon.
+        assert e.cpu_seconds > 0 and e.energy_j > 0 and e.co2e_g > 0
+        assert e.screenshot and (tmp_path / e.screenshot).stat().st_size > 10_000
+        assert f'src="{e.screenshot}"' in index and "mg CO2e" in index
 
 
 @pytest.mark.notebook
