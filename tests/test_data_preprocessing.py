@@ -171,3 +171,21 @@ def test_split_bad_arguments(data):
         md.train_valid_test_split(df, stratify="nope")
     with pytest.raises(md.EmptyDataError):
         md.train_valid_test_split(df.iloc[:0])
+
+
+def test_split_randomness_is_independent_of_make_tabular_blocks():
+    """The splitter must not replay the random stream that generated the rows it splits."""
+    import numpy as np
+
+    from mlkit.data import splitting
+
+    # make_tabular draws block b from default_rng([seed, b]); the stratum shuffle of partition
+    # b must use another stream (numpy ignores trailing zeros, so [seed, b] == [seed, b, 0]).
+    gen = np.random.default_rng([3, 0]).permutation(1000)
+    split = np.random.default_rng([3, 0, splitting._STRATUM_STREAM]).permutation(1000)
+    assert not np.array_equal(gen, split)
+    frame = __import__("pandas").DataFrame({"y": np.r_[np.zeros(500), np.ones(500)].astype(int)})
+    cuts = np.cumsum([0.5, 0.5])[:-1]
+    a = splitting._by_stratum(frame, "y", cuts, seed=3, part=0, offsets={})
+    b = splitting._by_stratum(frame, "y", cuts, seed=3, part=0, offsets={})
+    assert np.array_equal(a, b) and set(np.unique(a)) == {0, 1}  # still reproducible

@@ -47,10 +47,18 @@ def _stratum_offset(seed: int, stratum: str) -> float:
     return float(h >> np.uint64(11)) / float(1 << 53)
 
 
+# Stream identifiers keep the splitter's random numbers apart from make_tabular's, which are
+# drawn from default_rng([seed, block]): numpy ignores trailing zeros in a seed, so a
+# two-element key [seed, part] here would replay the very numbers that generated partition
+# `part`, correlating the split with the data.
+_STRATUM_STREAM = 0x53504C54  # "SPLT"
+_ROW_STREAM = 7
+
+
 def _by_stratum(pdf: pd.DataFrame, stratify: str, cuts: np.ndarray, seed: int, part: int,
                 offsets: dict[str, int]) -> np.ndarray:
     keys = pdf[stratify].astype(str).to_numpy(dtype=object)
-    rng = np.random.default_rng([int(seed), int(part)])
+    rng = np.random.default_rng([int(seed), int(part), _STRATUM_STREAM])
     order = rng.permutation(len(pdf))
     out = np.empty(len(pdf), dtype=np.int8)
     shuffled = keys[order]
@@ -63,7 +71,7 @@ def _by_stratum(pdf: pd.DataFrame, stratify: str, cuts: np.ndarray, seed: int, p
 
 
 def _by_row(pdf: pd.DataFrame, cuts: np.ndarray, seed: int, part: int) -> np.ndarray:
-    u = np.random.default_rng([int(seed), int(part), 7]).random(len(pdf))
+    u = np.random.default_rng([int(seed), int(part), _ROW_STREAM]).random(len(pdf))
     return np.searchsorted(cuts, u, side="right").astype(np.int8)
 
 
