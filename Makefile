@@ -9,7 +9,7 @@ STAMP := $(VENV)/.mlkit-installed
 PROFILE ?= workshop
 PYTEST_ARGS ?=
 
-.PHONY: venv browser demo test lint unit notebooks clean
+.PHONY: venv browser demo test lint unit notebooks bench clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,10 @@ unit: $(STAMP)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest -m notebook $(PYTEST_ARGS)
+
+# Speed and memory against the peers, full sizes (tens of minutes on 2 cores; needs ~10 GB of disk).
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "==> $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
