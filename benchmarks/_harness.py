@@ -8,66 +8,23 @@ from __future__ import annotations
 
 import json
 import platform
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psutil
 
-__all__ = ["PeakRSS", "Result", "gib", "print_table", "timed"]
+from mlkit.memory import PeakMemory, tree_rss
+
+__all__ = ["PeakRSS", "Result", "gib", "print_table", "timed", "tree_rss"]
 
 
 def gib(n_bytes: float) -> float:
     return n_bytes / 2**30
 
 
-def tree_rss(root: psutil.Process | None = None) -> int:
-    """Resident memory of ``root`` (default: this process) and all its descendants."""
-    root = root or psutil.Process()
-    total = 0
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            total += proc.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total
-
-
-class PeakRSS:
-    """Sample the process tree's RSS in a background thread; ``.peak`` in bytes.
-
-    Use as a context manager around the measured work::
-
-        with PeakRSS() as mem:
-            work()
-        print(gib(mem.peak))
-    """
-
-    def __init__(self, interval: float = 0.05) -> None:
-        self.interval = interval
-        self.peak = 0
-        self.baseline = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss())
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self.baseline = tree_rss()
-        self.peak = self.baseline
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.peak = max(self.peak, tree_rss())
+# One sampler for the whole suite: benchmarks measure with the same code as the notebooks.
+PeakRSS = PeakMemory
 
 
 @dataclass
