@@ -10,12 +10,12 @@ what checkpointing really keeps. On CUDA the peak allocated memory is reported a
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-import psutil
 import torch
 from torch import nn
+
+from ..memory import PeakMemory, tree_rss
 
 __all__ = ["PeakRSS", "activation_memory", "tree_rss"]
 
@@ -59,40 +59,5 @@ def activation_memory(model: nn.Module, x_num: torch.Tensor, x_cat: torch.Tensor
     return {"saved_bytes": int(sum(seen.values())), "n_saved": len(seen), "peak_cuda_bytes": peak}
 
 
-def tree_rss(root: psutil.Process | None = None) -> int:
-    """Resident memory of ``root`` (default: this process) and all its descendants."""
-    root = root or psutil.Process()
-    total = 0
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            total += proc.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total
-
-
-class PeakRSS:
-    """Sample the process tree's RSS (this process + loader workers) in a thread; ``.peak`` bytes."""
-
-    def __init__(self, interval: float = 0.1) -> None:
-        self.interval = interval
-        self.peak = self.baseline = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss())
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self.baseline = self.peak = tree_rss()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.peak = max(self.peak, tree_rss())
+# The process-tree sampler is shared by the whole suite (this process + DataLoader workers).
+PeakRSS = PeakMemory
