@@ -120,9 +120,9 @@ class ShapExplorer:
     # ------------------------------------------------------------------ widgets
 
     def _apply(self, state: dict[str, Any]) -> None:
-        from IPython.display import display
-
         from mlkit.explain import plots
+
+        from ._display import show_figure
 
         self._state = state
         r = self.result
@@ -144,12 +144,8 @@ class ShapExplorer:
         # Kept as attributes: what is on screen, for tests and for saving.
         self.waterfall_fig = plots.waterfall(r, state["label"], max_display=self.max_display)
         self.dependence_fig = plots.dependence(r, state["feature"], highlight=state["label"])
-        self.waterfall_out.clear_output(wait=True)
-        with self.waterfall_out:
-            display(self.waterfall_fig)
-        self.dependence_out.clear_output(wait=True)
-        with self.dependence_out:
-            display(self.dependence_fig)
+        show_figure(self.waterfall_out, self.waterfall_fig)
+        show_figure(self.dependence_out, self.dependence_fig)
 
     def _on_position(self, change) -> None:
         if not self._busy:
