@@ -10,8 +10,13 @@ from mlkit.workshop import PLACEHOLDER, prepare, solution_cells, strip_solutions
 from tests.nbfactory import make_notebook
 
 # Notebooks that already carry their exercises (issue 9 asks for at least two in every notebook).
-EXERCISED = {"00_setup_and_compute", "01_data_handling_at_scale", "03_interpretability", "04_fairness_audit",
-             "05_carbon_tracking"}
+EXERCISED = {"00_setup_and_compute", "01_data_handling_at_scale", "02_class_imbalance", "03_interpretability",
+             "04_fairness_audit", "05_carbon_tracking", "06_deep_learning_at_scale"}
+
+
+def test_every_notebook_has_exercises():
+    notebooks = {e.name for e in load_manifest() if e.kind == "notebook"}
+    assert notebooks == EXERCISED, f"notebooks without exercises: {sorted(notebooks - EXERCISED)}"
 
 
 def test_doctor_passes_on_this_machine(capsys):
