@@ -116,3 +116,67 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+def parameterized_copy(notebook: Path, dest: Path, parameters: dict) -> Path:
+    """Copy ``notebook`` into ``dest`` with ``parameters`` injected after its parameters cell
+    (papermill's own injection; the kernel stays the notebook's, ``python3``)."""
+    import nbformat
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = load_notebook_node(str(notebook))  # papermill's reader: every cell gets its tags list
+    nb = parameterize_notebook(nb, parameters, kernel_name=nb.metadata.kernelspec.name, language="python")
+    out = Path(dest) / Path(notebook).name
+    nbformat.write(nb, out)
+    return out
+
+
+def run_code(page, code: str, timeout_ms: int = 60_000) -> str:
+    """Append a code cell holding ``code`` at the end of the notebook, run it as a learner would
+    (Shift+Enter) and return the text of its output."""
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    n_before = cells.count()
+    last = cells.last
+    last.scroll_into_view_if_needed()
+    last.locator(".jp-InputPrompt").first.click()  # selects the cell, command mode
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")  # insert a cell below
+    page.wait_for_function(f"() => document.querySelectorAll('.jp-Notebook .jp-Cell').length > {n_before}")
+    cell = cells.nth(n_before)
+    page.keyboard.press("Enter")  # edit mode
+    cell.locator(".cm-content").wait_for()
+    # insert_text does not trigger the editor's auto-closing brackets or indentation.
+    page.keyboard.insert_text(code)
+    page.keyboard.press("Shift+Enter")
+    # Done when its prompt shows an execution count ("[*]" while running, "[ ]" before).
+    page.wait_for_function(
+        "(i) => { const c = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];"
+        " const p = c && c.querySelector('.jp-InputPrompt'); return p && /\\[\\d+\\]/.test(p.innerText); }",
+        arg=n_before, timeout=timeout_ms)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=timeout_ms)
+    return cell.locator(".jp-OutputArea").inner_text()
+
+
+def drag_slider(page, slider, fraction: float) -> None:
+    """Drag the handle of an ipywidgets slider (locator of its ``.widget-slider``) with the mouse
+    to ``fraction`` of its track, as a learner would."""
+    handle = slider.locator(".noUi-handle").first
+    track = slider.locator(".noUi-target").first
+    handle.scroll_into_view_if_needed()
+    hb, tb = handle.bounding_box(), track.bounding_box()
+    y = hb["y"] + hb["height"] / 2
+    page.mouse.move(hb["x"] + hb["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(tb["x"] + fraction * tb["width"], y, steps=12)
+    page.mouse.up()
+
+
+def set_slider_readout(page, slider, text: str) -> None:
+    """Type ``text`` into an ipywidgets slider's editable readout and press Enter."""
+    readout = slider.locator(".widget-readout")
+    readout.scroll_into_view_if_needed()
+    readout.click()
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
