@@ -327,3 +327,14 @@ def test_to_dict_is_json_safe():
     d = to_json_safe(au.to_dict())
     json.dumps(d)
     assert d["by_group"]["a"]["tpr"] is None  # undefined, not NaN
+
+
+def test_series_sensitive_with_data_is_refused_clearly():
+    import pandas as pd
+
+    from mlkit.fairness import FairnessInputError, audit
+
+    frame = pd.DataFrame({"y": [0, 1] * 50, "p": [0, 1] * 50})
+    bands = pd.Series(["young", "old"] * 50, name="band")
+    with pytest.raises(FairnessInputError, match=r"got a Series of 100 values; add it to data"):
+        audit("y", "p", sensitive=bands, data=frame)

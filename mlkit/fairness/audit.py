@@ -116,6 +116,14 @@ def _build_frame(y_true, y_pred, y_score, sensitive, sample_weight, data):
     if data is not None:
         if not _is_frame(data):
             raise FairnessInputError(f"data must be a pandas or Dask DataFrame, got {type(data).__name__}")
+        # A Series/array is data, not names: list() of it would be its values, taken as names.
+        if not isinstance(sensitive, (str, list, tuple)):
+            raise FairnessInputError(
+                f"with data=, sensitive must be column name(s) of data, got a {type(sensitive).__name__} of "
+                f"{len(sensitive):,} values; add it to data (data.assign(name=values)) or drop data="
+                if hasattr(sensitive, "__len__") else
+                f"with data=, sensitive must be column name(s) of data, got {type(sensitive).__name__}"
+            )
         names = [sensitive] if isinstance(sensitive, str) else list(sensitive)
         if not names or not all(isinstance(n, str) for n in names):
             raise FairnessInputError(f"with data=, sensitive must be column name(s), got {sensitive!r}")
