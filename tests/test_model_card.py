@@ -67,21 +67,22 @@ def test_numeric_view_round_trips_categoricals():
 
 @pytest.mark.notebook
 @pytest.mark.parametrize(
-    ("params", "expect"),
+    ("profile", "params", "expect"),
     [
-        (["-p", "dataset=german_credit", "-p", "sensitive=sex,age_group"], {"dataset": "german_credit", "model": "xgboost"}),
-        (["-p", "dataset=adult", "-p", "model=torch_mlp", "-p", "sensitive=sex"], {"dataset": "adult", "model": "torch_mlp"}),
+        # (adult + xgboost in the ci profile is the manifest entry run by test_notebooks.py)
+        ("ci", ["-p", "dataset=german_credit", "-p", "sensitive=sex,age_group"], {"dataset": "german_credit", "model": "xgboost"}),
+        ("smoke", ["-p", "dataset=adult", "-p", "model=torch_mlp", "-p", "sensitive=sex"], {"dataset": "adult", "model": "torch_mlp"}),
     ],
     ids=["german_credit-xgboost", "adult-torch_mlp"],
 )
-def test_model_card_cli(tmp_path, params, expect):
-    assert main(["report", "model_card", "--profile", "smoke", "-o", str(tmp_path), *params]) == 0
+def test_model_card_cli(tmp_path, profile, params, expect):
+    assert main(["report", "model_card", "--profile", profile, "-o", str(tmp_path), *params]) == 0
     summary = json.loads((tmp_path / "model_card.json").read_text())["records"]["summary"]
     for key, value in expect.items():
         assert summary[key] == value
     assert 0.5 < summary["roc_auc"] <= 1 and 0 <= summary["threshold"] <= 1
     assert summary["expected_cost"] <= summary["expected_cost_at_0_5"] + 0.05  # tuned on validation, judged on test
-    assert len(summary["top_features"]) == 5 and set(summary["top_features"]) <= set(summary and summary["top_features"])
+    assert len(summary["top_features"]) == 5 and summary["features"] >= 5
     assert set(summary["fairness_verdicts"]) == {"demographic_parity", "equal_opportunity", "equalized_odds", "predictive_parity"}
     assert set(summary["fairness_verdicts"].values()) <= {"pass", "fail", "inconclusive"}
     assert summary["energy_j"] > 0 and summary["energy_method"] in {"measured", "estimated"}

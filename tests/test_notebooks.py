@@ -5,6 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
+from mlkit.export import export_html, network_resources, widget_state_problems
 from mlkit.manifest import check_expectations, load_manifest
 from mlkit.notebook import notebook_parameters, run
 from mlkit.paths import project_root
@@ -46,3 +47,7 @@ def test_notebook_ci_profile_records(entry, tmp_path):
     )
     problems = check_expectations(result.records, entry.expectations("ci"))
     assert not problems, f"{entry.path.name} (ci): " + "; ".join(problems)
+    # The exported page opens offline: nothing from the network, every widget view with its state.
+    html = export_html(result.output_path, hide_input=entry.kind == "report").read_text()
+    assert network_resources(html) == [], f"{entry.path.name}: page loads {network_resources(html)}"
+    assert widget_state_problems(html) == [], f"{entry.path.name}: {widget_state_problems(html)}"
