@@ -186,7 +186,8 @@ workers priced by <code>mlkit.carbon.estimate</code>). Every page below is self-
 
 def build_demo(profile: str = "workshop", out_dir: str | Path | None = None, only: list[str] | None = None) -> list[SiteEntry]:
     """Run every manifest notebook in ``profile`` and every report; write the index page."""
-    out = Path(out_dir) if out_dir is not None else build_dir()
+    # Absolute, so that pages written under it can be linked relative to it (`--out build`).
+    out = Path(out_dir).resolve() if out_dir is not None else build_dir()
     entries = []
     for entry in load_manifest():
         if only and entry.name not in only:

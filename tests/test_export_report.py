@@ -141,6 +141,15 @@ def test_demo_writes_index_linking_pages(tmp_path):
 
 
 @pytest.mark.notebook
+def test_demo_accepts_a_relative_output_folder(tmp_path, monkeypatch):
+    # `make demo` passes `--out build`: a relative folder.
+    monkeypatch.chdir(tmp_path)
+    (entry,) = build_demo(profile="smoke", out_dir="site", only=["00_setup_and_compute"])
+    assert entry.status == "ok", entry.error
+    assert (tmp_path / "site" / entry.html).is_file() and (tmp_path / "site" / "index.html").is_file()
+
+
+@pytest.mark.notebook
 def test_demo_reports_failures(tmp_path, monkeypatch):
     import mlkit.site as site
     from mlkit.manifest import ManifestEntry
