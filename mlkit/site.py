@@ -189,7 +189,8 @@ def build_demo(profile: str = "workshop", out_dir: str | Path | None = None, onl
     # Absolute, so that pages written under it can be linked relative to it (`--out build`).
     out = Path(out_dir).resolve() if out_dir is not None else build_dir()
     entries = []
-    for entry in load_manifest():
+    # The series in its numbered order, then the reports.
+    for entry in sorted(load_manifest(), key=lambda e: (e.kind != "notebook", e.path.name)):
         if only and entry.name not in only:
             continue
         if profile not in entry.profiles:
