@@ -31,7 +31,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin
 
 from .backends import RAPL_ROOT
 from .factors import DEFAULT_PUE, EmissionFactor, check_pue, resolve_factor
-from .footprint import COMPONENTS, J_PER_KWH, format_energy, format_mass
+from .footprint import COMPONENTS, co2e_grams, format_energy, format_mass
 from .meter import Meter, Sampler
 
 __all__ = [
@@ -211,7 +211,7 @@ class DaskFootprint:
         return float(self.by_host["energy_high_j"].sum()) if len(self.by_host) else 0.0
 
     def _co2(self, joules: float) -> float:
-        return joules / J_PER_KWH * self.pue * self.factor.g_per_kwh
+        return co2e_grams(joules, self.pue, self.factor)
 
     @property
     def co2e_g(self) -> float:
@@ -418,7 +418,7 @@ def aggregate(start: tuple[dict, list], end: tuple[dict, list], factor: Emission
                 acc[4] += n
 
     def co2(j: float) -> float:
-        return j / J_PER_KWH * pue * factor.g_per_kwh
+        return co2e_grams(j, pue, factor)
 
     for row in host_rows:
         row.update(co2e_g=co2(row["energy_j"]), co2e_low_g=co2(row["energy_low_j"]),

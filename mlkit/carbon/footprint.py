@@ -33,6 +33,11 @@ CAR_G_PER_KM = 175.0
 #: "number of smartphones charged", revised 2023).
 PHONE_CHARGE_KWH = 0.019
 J_PER_KWH = 3.6e6
+
+
+def co2e_grams(joules: float, pue: float, factor) -> float:
+    """Grams of CO2e for ``joules`` at the facility's ``pue`` and the grid ``factor`` (g/kWh)."""
+    return joules / J_PER_KWH * pue * factor.g_per_kwh
 COMPONENTS = ("cpu", "memory", "gpu")
 
 
@@ -184,7 +189,7 @@ class Footprint:
         return self.energy_kwh * self.pue
 
     def _co2(self, joules: float) -> float:
-        return joules / J_PER_KWH * self.pue * self.factor.g_per_kwh
+        return co2e_grams(joules, self.pue, self.factor)
 
     @property
     def co2e_g(self) -> float:
