@@ -28,3 +28,17 @@ def dask_client():
     c = mlkit.compute.client()
     yield c
     mlkit.compute.shutdown()
+
+
+@pytest.fixture
+def shell():
+    """An IPython shell whose mlkit carbon ledger (if any) is stopped afterwards."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from mlkit.carbon.ledger import _SHELL_ATTR
+
+    sh = InteractiveShell.instance()
+    yield sh
+    current = getattr(sh, _SHELL_ATTR, None)
+    if current is not None:
+        current.stop()

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 import mlkit.carbon as mc
-from mlkit.carbon.ledger import _SHELL_ATTR
 from mlkit.carbon.meter import Meter, Sampler
 from tests.test_carbon import PROFILE, FakeClock, ScriptedUsage
-
-
-@pytest.fixture
-def shell():
-    sh = InteractiveShell.instance()
-    yield sh
-    current = getattr(sh, _SHELL_ATTR, None)
-    if current is not None:
-        current.stop()
 
 
 def n_hooks(sh) -> int:

@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
-from mlkit.carbon.ledger import _SHELL_ATTR
 from tests.test_carbon_ledger import scripted_ledger
 from widgets import CarbonMeter
-
-
-@pytest.fixture
-def shell():
-    sh = InteractiveShell.instance()
-    yield sh
-    current = getattr(sh, _SHELL_ATTR, None)
-    if current is not None:
-        current.stop()
 
 
 def test_meter_updates_after_each_cell(shell, tmp_path):
