@@ -58,7 +58,7 @@ def print_table(title: str, rows: list[dict], *, json_path: str | None = None) -
     """Print rows as an aligned table (and optionally save them as JSON)."""
     print(f"\n== {title}  ({platform.node()}, {psutil.cpu_count()} cores)")
     if rows:
-        keys = list(rows[0])
+        keys = list(dict.fromkeys(k for r in rows for k in r))  # every column any row has
         widths = {k: max(len(k), *(len(_fmt(r.get(k))) for r in rows)) for k in keys}
         print("  ".join(k.ljust(widths[k]) for k in keys))
         for r in rows:

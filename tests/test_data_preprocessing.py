@@ -189,3 +189,24 @@ def test_split_randomness_is_independent_of_make_tabular_blocks():
     a = splitting._by_stratum(frame, "y", cuts, seed=3, part=0, offsets={})
     b = splitting._by_stratum(frame, "y", cuts, seed=3, part=0, offsets={})
     assert np.array_equal(a, b) and set(np.unique(a)) == {0, 1}  # still reproducible
+
+
+def test_median_imputation_from_the_one_pass_sketch(data, dask_client):
+    df, _ = data
+    skewed = df.copy()
+    rng = np.random.default_rng(0)
+    skewed["num_02"] = np.where(skewed["num_02"].isna(), np.nan, rng.lognormal(2, 1.5, len(skewed)))
+    p_pd = _prep(impute="median", scale=False).fit(skewed)
+    p_dd = _prep(impute="median", scale=False).fit(dd.from_pandas(skewed, npartitions=5))
+    for c in ["num_00", "num_02"]:
+        want = float(np.nanmedian(skewed[c]))
+        # 1 % relative (the sketch), plus the gap between the two middle order statistics
+        assert p_pd.fill_values_[c] == pytest.approx(want, rel=0.011, abs=5e-4)
+        assert p_dd.fill_values_[c] == p_pd.fill_values_[c]  # same bins merged: identical
+    # a skewed column: the median is far from the mean, and that is what fills the gaps
+    assert p_pd.fill_values_["num_02"] < 0.5 * float(skewed["num_02"].mean())
+    out = p_pd.transform(skewed)
+    miss = skewed["num_02"].isna().to_numpy()
+    np.testing.assert_allclose(out.loc[miss, "num_02"], p_pd.fill_values_["num_02"], rtol=1e-6)
+    with pytest.raises(md.DataError, match="impute must be 'mean', 'median' or 'zero'"):
+        _prep(impute="mode").fit(df)

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .errors import DataError, EmptyDataError, UnknownCategoryError, check_frame
+from .scan import merge_sketches, value_sketch
 from .schema import kind_of
 
 __all__ = ["MISSING", "RARE", "TabularPreprocessor"]
@@ -25,14 +26,17 @@ RARE = "__rare__"
 MISSING = "__missing__"
 
 
-def _partition_stats(pdf: pd.DataFrame, numeric: list[str], categorical: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"n": len(pdf), "num": {}, "cat": {}}
+def _partition_stats(pdf: pd.DataFrame, numeric: list[str], categorical: list[str],
+                     sketches: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": len(pdf), "num": {}, "cat": {}, "sketch": {}}
     for c in numeric:
         v = pdf[c].to_numpy(dtype=np.float64, na_value=np.nan)
         ok = np.isfinite(v)
         f = v[ok]
         mean = float(f.mean()) if len(f) else 0.0
         out["num"][c] = (len(f), mean, float(((f - mean) ** 2).sum()) if len(f) else 0.0, int((~ok).sum()))
+        if sketches:  # for medians: quantiles within 1 % from one pass (see mlkit.data.scan)
+            out["sketch"][c] = value_sketch(f)
     for c in categorical:
         s = pdf[c]
         vc = s.value_counts(dropna=False, sort=False)
@@ -45,9 +49,11 @@ def _partition_stats(pdf: pd.DataFrame, numeric: list[str], categorical: list[st
 
 
 def _merge_stats(*parts: dict[str, Any]) -> dict[str, Any]:
-    out = {"n": 0, "num": {}, "cat": {}}
+    out = {"n": 0, "num": {}, "cat": {}, "sketch": {}}
     for p in parts:
         out["n"] += p["n"]
+        for c, sk in p["sketch"].items():
+            out["sketch"][c] = merge_sketches(out["sketch"][c], sk) if c in out["sketch"] else sk
         for c, (n_b, m_b, s_b, miss_b) in p["num"].items():
             n_a, m_a, s_a, miss_a = out["num"].get(c, (0, 0.0, 0.0, 0))
             n = n_a + n_b
@@ -76,7 +82,9 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
     handle_unknown : {"rare", "ignore", "error"} for categories not seen at fit time: map to the
         rare bucket, encode as all zeros, or raise :class:`UnknownCategoryError`.
     encoding : {"onehot", "ordinal"}.
-    impute : {"mean", "zero"} for missing numerics (after which ``scale`` standardises).
+    impute : {"mean", "median", "zero"} for missing numerics (after which ``scale`` standardises).
+        The median comes from the same one pass, through a quantile sketch: within 1 % of the
+        exact median (relative), on pandas and Dask alike.
     add_missing_indicator : add ``<col>__missing`` for numerics that had missing values at fit.
     dtype : output dtype (float32 halves memory for downstream training).
     """
@@ -115,8 +123,8 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             raise DataError(f"handle_unknown must be 'rare', 'ignore' or 'error', got {self.handle_unknown!r}")
         if self.encoding not in {"onehot", "ordinal"}:
             raise DataError(f"encoding must be 'onehot' or 'ordinal', got {self.encoding!r}")
-        if self.impute not in {"mean", "zero"}:
-            raise DataError(f"impute must be 'mean' or 'zero', got {self.impute!r}")
+        if self.impute not in {"mean", "median", "zero"}:
+            raise DataError(f"impute must be 'mean', 'median' or 'zero', got {self.impute!r}")
         mf = self.min_frequency
         if isinstance(mf, bool) or not isinstance(mf, (int, float)) or mf < 0 or (isinstance(mf, float) and mf >= 1):
             raise DataError(f"min_frequency must be a share in [0, 1) or a count >= 0, got {mf!r}")
@@ -159,17 +167,18 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         if not numeric and not categorical:
             raise DataError("TabularPreprocessor.fit: no numeric or categorical columns to encode")
         used = numeric + categorical
+        want_sketch = self.impute == "median"
         if hasattr(X, "dask"):
             import dask
 
-            parts = [dask.delayed(_partition_stats, pure=True)(p, numeric, categorical)
+            parts = [dask.delayed(_partition_stats, pure=True)(p, numeric, categorical, want_sketch)
                      for p in X[used].to_delayed(optimize_graph=True)]
             merge = dask.delayed(_merge_stats, pure=True)
             while len(parts) > 1:
                 parts = [merge(*parts[i : i + 8]) for i in range(0, len(parts), 8)]
             (stats,) = dask.compute(parts[0])
         else:
-            stats = _merge_stats(*[_partition_stats(X.iloc[i : i + 1_000_000], numeric, categorical)
+            stats = _merge_stats(*[_partition_stats(X.iloc[i : i + 1_000_000], numeric, categorical, want_sketch)
                                    for i in range(0, max(len(X), 1), 1_000_000)])
         if stats["n"] == 0:
             raise EmptyDataError("TabularPreprocessor.fit: empty frame: 0 rows; expected at least one row")
@@ -184,6 +193,8 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         for c in numeric:
             n, mean, m2, n_miss = stats["num"][c]
             fill = mean if (self.impute == "mean" and n) else 0.0
+            if self.impute == "median" and n:
+                fill = stats["sketch"][c].quantile(0.5)
             self.fill_values_[c] = float(fill)
             std = float(np.sqrt(m2 / (n - 1))) if n > 1 else 0.0
             self.centers_[c] = float(mean) if (self.scale and n) else 0.0
