@@ -124,3 +124,77 @@ def test_empty_file(tmp_path):
     p = _write(tmp_path, "")
     with pytest.raises(md.MalformedCSVError, match="the file is empty"):
         md.read_csv(p)
+
+
+# ----------------------------------------------------------------- the same reader on Dask
+
+
+def _big_csv(tmp_path, n=20_000, bad_line=None, bad_text=None):
+    """A CSV of n data rows (line = row + 2); optionally one line replaced."""
+    rng = np.random.default_rng(0)
+    lines = ["id,x,city"] + [f"{i},{v:.4f},{c}" for i, (v, c) in
+                             enumerate(zip(rng.normal(size=n), rng.choice(["Oslo", "Rome", "Lima"], n)))]
+    if bad_line is not None:
+        lines[bad_line - 1] = bad_text
+    return _write(tmp_path, "\n".join(lines) + "\n")
+
+
+def test_dask_csv_reads_the_same_frame_in_pieces(tmp_path):
+    p = _big_csv(tmp_path)
+    want = md.read_csv(p, schema={"id": "int", "x": "float", "city": "category"})
+    ddf = md.read_csv(p, schema={"id": "int", "x": "float", "city": "category"}, as_dask=True, blocksize=50_000)
+    assert ddf.npartitions > 5
+    got = ddf.compute().reset_index(drop=True)
+    assert not ddf["city"].cat.known  # each piece finds its own categories
+    pd.testing.assert_frame_equal(got.astype({"city": str}), want.astype({"city": str}))
+    assert got["id"].dtype == np.int64 and got["x"].dtype == np.float64
+    # without a schema, kinds come from the first rows: the same dtypes as pandas infers
+    plain = md.read_csv(p, as_dask=True, blocksize=50_000).compute().reset_index(drop=True)
+    assert plain["id"].dtype == np.int64 and plain["x"].dtype == np.float64
+    assert plain["id"].tolist() == list(range(20_000))
+
+
+@pytest.mark.parametrize("bad_text, message", [
+    ("7,8,9,10", r"line 15001 is malformed: expected 3 fields, saw 4"),
+    ("7,8", r"line 15001 is malformed: expected 3 fields, saw 2"),
+])
+def test_dask_csv_malformed_row_names_the_line_of_the_file(tmp_path, bad_text, message):
+    p = _big_csv(tmp_path, bad_line=15_001, bad_text=bad_text)
+    ddf = md.read_csv(p, as_dask=True, blocksize=50_000)  # lazy: nothing read yet
+    with pytest.raises(md.MalformedCSVError, match=r"data\.csv: " + message) as e:
+        ddf.compute(scheduler="sync")
+    assert e.value.line == 15_001
+
+
+def test_dask_csv_value_of_the_wrong_kind_names_column_line_and_row(tmp_path):
+    p = _big_csv(tmp_path, bad_line=15_001, bad_text="14999,forty,Oslo")
+    with pytest.raises(md.DataValidationError,
+                       match=r"column 'x'.*line 15001 \(data row 14999\): value 'forty' is not a valid float.*"
+                             r"as the schema says"):
+        md.read_csv(p, schema={"x": "float"}, as_dask=True, blocksize=50_000).compute(scheduler="sync")
+    with pytest.raises(md.DataValidationError, match=r"line 15001 .*first rows of the file suggested"):
+        md.read_csv(p, as_dask=True, blocksize=50_000).compute(scheduler="sync")
+
+
+def test_dask_csv_glob_and_gzip_name_the_file_with_the_problem(tmp_path):
+    _write(tmp_path, "a,b\n1,2\n3,4\n", name="part1.csv")
+    _write(tmp_path, "a,b\n5,6\n7,8,9\n", name="part2.csv")
+    with pytest.raises(md.MalformedCSVError, match=r"part2\.csv: line 3 is malformed: expected 2 fields, saw 3"):
+        md.read_csv(tmp_path / "part*.csv", as_dask=True).compute(scheduler="sync")
+    gz = tmp_path / "g.csv.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write("a,b\n1,2\n3,4\n")
+    got = md.read_csv(gz, schema={"a": "int", "b": "int"}, as_dask=True).compute()
+    assert got["a"].tolist() == [1, 3] and got["b"].dtype == np.int64
+    _write(tmp_path, "a,c\n1,2\n", name="part3.csv")
+    with pytest.raises(md.DataError, match=r"part3\.csv: its columns differ"):
+        md.read_csv(tmp_path / "part*.csv", as_dask=True)
+
+
+def test_dask_csv_gap_in_an_int_column_is_named_not_silently_float(tmp_path):
+    p = _big_csv(tmp_path, bad_line=15_001, bad_text=",0.5,Oslo")
+    with pytest.raises(md.DataValidationError, match=r"column 'id'.*line 15001 \(data row 14999\): missing value "
+                                                     r"in a column read as int.*declare it 'float'"):
+        md.read_csv(p, as_dask=True, blocksize=50_000).compute(scheduler="sync")
+    got = md.read_csv(p, schema={"id": "float"}, as_dask=True, blocksize=50_000).compute()
+    assert got["id"].isna().sum() == 1 and got["id"].dtype == np.float64

@@ -330,7 +330,22 @@ def _short_row(path: Path, sep: str, skiprows: int, n_fields: int) -> tuple[int,
     return None
 
 
-def _coerce(df: pd.DataFrame, schema: Schema, path: Path, first_data_line: int) -> pd.DataFrame:
+def _columns_of(p: Path, sep: str, skiprows: int, names: Sequence[str] | None) -> list[str]:
+    """The file's columns (its header row, or ``names``): empty files and duplicate names refused."""
+    if names is not None:
+        return list(names)
+    header = _header(p, sep, skiprows)
+    if not header:
+        raise MalformedCSVError(f"{p}: the file is empty; expected a header row", path=str(p), line=1)
+    seen: set[str] = set()
+    dups = sorted({h for h in header if h in seen or seen.add(h)})
+    if dups:
+        raise DataError(f"{p}: line {skiprows + 1} (header) has duplicate column names {dups}")
+    return header
+
+
+def _coerce(df: pd.DataFrame, schema: Schema, path: Path, first_data_line: int, *, first_data_row: int = 0,
+            hint: str | Mapping[str, str] = "as the schema says") -> pd.DataFrame:
     problems: list[Problem] = []
     for name, spec in schema.columns.items():
         col = df[name]
@@ -360,9 +375,9 @@ def _coerce(df: pd.DataFrame, schema: Schema, path: Path, first_data_line: int) 
                 Problem(
                     name,
                     "dtype",
-                    f"{path}: line {first_data_line + pos} (data row {pos}): value "
+                    f"{path}: line {first_data_line + pos} (data row {first_data_row + pos}): value "
                     f"{col.iloc[pos]!r} is not a valid {spec.kind} ({int(bad.sum())} such rows); "
-                    f"expected {spec.kind} as the schema says",
+                    f"expected {spec.kind} {hint.get(name, '') if isinstance(hint, Mapping) else hint}",
                 )
             )
             continue
@@ -397,8 +412,11 @@ def read_csv(
         an error naming the file, the line and the column.
     names : column names when the file has no header row.
     as_dask : bool
-        Return a lazy Dask DataFrame read in ``blocksize`` pieces (parse errors then
-        surface at compute time, from pandas, without the file-level line number).
+        Return a lazy Dask DataFrame read in ``blocksize`` pieces of whole lines, one
+        task each. Errors (malformed rows, values that do not parse) surface when a piece
+        is computed, with the same messages: file, line of the file and column named. Without
+        a schema, column kinds come from the first rows, and a later value of another kind
+        is such an error. Quoted fields must not span lines (as with ``dask.dataframe``).
 
     Raises
     ------
@@ -407,38 +425,11 @@ def read_csv(
     if schema is not None and not isinstance(schema, Schema):
         schema = Schema.from_kinds(dict(schema))
     if as_dask:
-        import glob
-
-        import dask.dataframe as dd
-
-        if not glob.glob(str(path)):
-            raise FileNotFoundError(f"no such file: {path} (no file matches this path/glob)")
-        ddf = dd.read_csv(
-            str(path), sep=sep, names=names, skiprows=skiprows, na_values=na_values,
-            blocksize=blocksize, header=None if names else "infer", **kwargs,
-        )
-        if schema is not None:
-            missing = [c for c in schema.columns if c not in ddf.columns]
-            if missing:
-                raise DataError(
-                    f"{path}: schema names column(s) {missing} that the file does not have; "
-                    f"its columns are {list(ddf.columns)}"
-                )
-        return ddf
+        return _read_csv_dask(path, schema, sep=sep, names=names, skiprows=skiprows, na_values=na_values,
+                              blocksize=blocksize, **kwargs)
     p = _check_path(path)
-    if names is None:
-        header = _header(p, sep, skiprows)
-        if not header:
-            raise MalformedCSVError(f"{p}: the file is empty; expected a header row", path=str(p), line=1)
-        seen: set[str] = set()
-        dups = sorted({h for h in header if h in seen or seen.add(h)})
-        if dups:
-            raise DataError(f"{p}: line {skiprows + 1} (header) has duplicate column names {dups}")
-        n_fields = len(header)
-        first_data_line = skiprows + 2
-    else:
-        n_fields = len(names)
-        first_data_line = skiprows + 1
+    n_fields = len(_columns_of(p, sep, skiprows, names))
+    first_data_line = skiprows + (1 if names else 2)
     try:
         df = pd.read_csv(
             p, sep=sep, names=names, header=None if names else "infer", skiprows=skiprows,
@@ -474,3 +465,172 @@ def read_csv(
             )
         df = _coerce(df, schema, p, first_data_line)
     return df
+
+
+# --------------------------------------------------------------------------- CSV on Dask
+
+
+def _csv_blocks(p: Path, blocksize: int | None) -> list[tuple[int, int]]:
+    """Byte ranges of ~``blocksize`` that start at a line start and end after a newline."""
+    size = p.stat().st_size
+    if blocksize is None or p.suffix == ".gz" or size <= blocksize:
+        return [(0, size)]
+    starts = [0]
+    with open(p, "rb") as fh:
+        while starts[-1] + blocksize < size:
+            fh.seek(starts[-1] + blocksize)
+            skipped = 0
+            while True:  # to just past the next newline
+                chunk = fh.read(1 << 16)
+                if not chunk:
+                    break
+                i = chunk.find(b"\n")
+                if i >= 0:
+                    skipped += i + 1
+                    break
+                skipped += len(chunk)
+            nxt = starts[-1] + blocksize + skipped
+            if nxt >= size:
+                break
+            starts.append(nxt)
+    return list(zip(starts, [*starts[1:], size]))
+
+
+def _lines_before(p: Path, offset: int) -> int:
+    """Newlines in the first ``offset`` bytes (only read when a piece has an error to report)."""
+    n = 0
+    with open(p, "rb") as fh:
+        while offset > 0:
+            chunk = fh.read(min(offset, 1 << 24))
+            if not chunk:
+                break
+            n += chunk.count(b"\n")
+            offset -= len(chunk)
+    return n
+
+
+def _short_line(data: bytes, sep: str, n_fields: int) -> tuple[int, int] | None:
+    """(line in ``data``, fields) of its first row with fewer than ``n_fields`` fields."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8")), delimiter=sep)
+    for row in reader:
+        if row and len(row) < n_fields:
+            return reader.line_num, len(row)
+    return None
+
+
+def _read_csv_block(p: Path, start: int, end: int, columns: list[str], header_lines: int, schema: Schema,
+                    declared: frozenset, sep: str, na_values, kwargs: dict) -> pd.DataFrame:
+    if p.suffix == ".gz":
+        with gzip.open(p, "rb") as fh:
+            data = fh.read()
+    else:
+        with open(p, "rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start)
+    skip = header_lines if start == 0 else 0  # the first piece holds skipped rows and the header
+
+    def base() -> int:  # lines of the file before this piece (pandas counts skipped rows in)
+        return 0 if start == 0 else _lines_before(p, start)
+
+    try:
+        df = pd.read_csv(io.BytesIO(data), sep=sep, names=columns, header=None, skiprows=skip,
+                         na_values=na_values, **kwargs)
+    except pd.errors.EmptyDataError:
+        df = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    except pd.errors.ParserError as exc:
+        m = _FIELDS_RE.search(str(exc))
+        if not m:
+            raise MalformedCSVError(f"{p}: could not parse bytes {start}-{end}: {exc}", path=str(p)) from None
+        expected, line, saw = (int(g) for g in m.groups())
+        line += base()
+        raise MalformedCSVError(f"{p}: line {line} is malformed: expected {expected} fields, saw {saw}",
+                                path=str(p), line=line) from None
+    if len(df) and df.iloc[:, -1].isna().any():  # pandas pads short rows with NaN: find them
+        short = _short_line(data, sep, len(columns))
+        if short is not None:
+            line = short[0] + base()
+            raise MalformedCSVError(f"{p}: line {line} is malformed: expected {len(columns)} fields, "
+                                    f"saw {short[1]}", path=str(p), line=line)
+    hint = {c: "as the schema says" if c in declared else
+            "as the first rows of the file suggested; pass a schema naming this column's kind"
+            for c in schema.columns}
+    try:
+        out = _coerce(df, schema, p, skip + 1, hint=hint)
+        first = skip + 1
+    except DataValidationError:
+        if start == 0:
+            raise
+        first = base() + 1  # rerun for the file's line numbers, only now worth counting
+        out = _coerce(df, schema, p, first, first_data_row=first - header_lines - 1, hint=hint)
+    # Every piece must give the dtype the Dask frame promised: an int column with a gap would
+    # come back float from this piece only.
+    gaps = [c for c, spec in schema.columns.items() if spec.kind == "int" and out[c].dtype.kind == "f"]
+    if gaps:
+        if start != 0:
+            first = base() + 1
+        c = gaps[0]
+        pos = int(np.flatnonzero(out[c].isna().to_numpy())[0])
+        raise DataValidationError([Problem(
+            c, "dtype", f"{p}: line {first + pos} (data row {first - header_lines - 1 + pos}): missing value in a "
+            f"column read as int ({hint[c]}); on Dask every piece must have one dtype: declare it 'float'")],
+            header=f"{p}: values do not match the schema")
+    return out
+
+
+def _read_csv_dask(path, schema: Schema | None, *, sep: str, names, skiprows: int, na_values, blocksize,
+                   **kwargs: Any):
+    import glob
+
+    import dask
+    import dask.dataframe as dd
+    from dask.utils import parse_bytes
+
+    files = sorted(glob.glob(str(path)))
+    if not files:
+        raise FileNotFoundError(f"no such file: {path} (no file matches this path/glob)")
+    first = _check_path(files[0])
+    columns = _columns_of(first, sep, skiprows, names)
+    header_lines = skiprows + (0 if names else 1)
+    if schema is not None:
+        missing = [c for c in schema.columns if c not in columns]
+        if missing:
+            raise DataError(f"{first}: schema names column(s) {missing} that the file does not have; "
+                            f"its columns are {columns}")
+    declared = frozenset(schema.columns if schema is not None else ())
+    with open(first, "rb") if first.suffix != ".gz" else gzip.open(first, "rb") as fh:
+        sample = fh.read(256 * 1024)
+    sample = sample[: sample.rfind(b"\n") + 1] or sample
+    try:
+        head = pd.read_csv(io.BytesIO(sample), sep=sep, names=columns, header=None, skiprows=header_lines,
+                           na_values=na_values, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        head = None  # the piece that holds the problem reports it, with its line
+    kinds = {c: (kind_of(head[c].dtype) if head is not None else "string") for c in columns}
+    inferred = Schema.from_kinds({c: (k if k in {"int", "float", "bool", "datetime"} else "string")
+                                  for c, k in kinds.items()})
+    full = Schema({**inferred.columns, **(schema.columns if schema is not None else {})})
+    size = parse_bytes(blocksize) if isinstance(blocksize, str) else blocksize
+    parts = []
+    for f in files:
+        fp = _check_path(f)
+        if f != files[0] and _columns_of(fp, sep, skiprows, names) != columns:
+            raise DataError(f"{fp}: its columns differ from {first}'s ({columns})")
+        for start, end in _csv_blocks(fp, size):
+            parts.append(dask.delayed(_read_csv_block, pure=True)(
+                fp, start, end, columns, header_lines, full, declared, sep, na_values, kwargs))
+    meta = _coerce(pd.read_csv(io.BytesIO(sample), sep=sep, names=columns, header=None, skiprows=header_lines,
+                               na_values=na_values, nrows=0, **kwargs) if head is None else head.iloc[:0].copy(),
+                   full, first, header_lines + 1, hint="")
+    return dd.from_delayed(parts, meta=_unknown_categories(meta), verify_meta=False)
+
+
+def _unknown_categories(meta: pd.DataFrame) -> pd.DataFrame:
+    """Categoricals whose categories each piece finds for itself are 'unknown' to Dask."""
+    from dask.dataframe.utils import UNKNOWN_CATEGORIES
+
+    meta = meta.copy()
+    for c in meta.columns:
+        dtype = meta[c].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and len(dtype.categories) == 0:
+            meta[c] = pd.Series(pd.Categorical([], categories=[UNKNOWN_CATEGORIES]), dtype="category")
+    return meta
