@@ -97,3 +97,26 @@ def test_missing_and_infinite_values_are_counted_apart():
     assert (cs.n_missing, cs.n_nonfinite, cs.n_present) == (2_000, 2_000, 5_000)
     assert (cs.vmin, cs.vmax, cs.mean) == (1.0, 3.0, 2.0)
     assert cs.distinct == 3
+
+
+def test_work_arrays_stay_within_the_per_process_budget(monkeypatch):
+    import threading
+
+    one = scan_mod._Scratch(5_000).nbytes
+    monkeypatch.setattr(scan_mod, "KEEP_SCRATCH_BYTES", int(2.5 * one))  # room for two sets
+    monkeypatch.setattr(scan_mod, "_POOL", {})
+    allocated = threading.Barrier(4)
+
+    def work():
+        scan_mod._scratch(5_000)
+        allocated.wait()  # all four threads alive at once: four distinct thread ids
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(scan_mod._POOL) == 2 and sum(s.nbytes for s in scan_mod._POOL.values()) <= 2.5 * one
+    # a frame scanned on pandas leaves nothing behind in the calling thread
+    scan_mod.scan(pd.DataFrame({"x": np.arange(10.0)}), duplicates=True)
+    assert threading.get_ident() not in scan_mod._POOL

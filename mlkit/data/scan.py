@@ -415,22 +415,35 @@ class _Scratch:
             setattr(self, name, arr[:n])
         return self
 
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.full.values())
 
-_LOCAL = threading.local()
-KEEP_SCRATCH_ROWS = 2_000_000  # kept between partitions up to this length (~73 bytes a row)
+
+# Kept between partitions, per thread, within a budget per process: a Dask worker with many
+# threads must not hold a set for each (~73 bytes a row: 73 MB for a 1M-row partition).
+KEEP_SCRATCH_BYTES = 256 * 2**20
+_POOL: dict[int, _Scratch] = {}
+_POOL_LOCK = threading.Lock()
 
 
 def _scratch(n: int) -> _Scratch:
-    sc = getattr(_LOCAL, "scratch", None)
-    if sc is None or sc.capacity < n:
-        sc = _Scratch(n)
-        if n <= KEEP_SCRATCH_ROWS:
-            _LOCAL.scratch = sc
+    tid = threading.get_ident()
+    with _POOL_LOCK:
+        sc = _POOL.get(tid)
+    if sc is not None and sc.capacity >= n:
+        return sc.sized(n)
+    sc = _Scratch(n)
+    with _POOL_LOCK:
+        _POOL.pop(tid, None)
+        if sum(s.nbytes for s in _POOL.values()) + sc.nbytes <= KEEP_SCRATCH_BYTES:
+            _POOL[tid] = sc
     return sc.sized(n)
 
 
 def _release_scratch() -> None:
-    _LOCAL.__dict__.pop("scratch", None)
+    with _POOL_LOCK:
+        _POOL.pop(threading.get_ident(), None)
 
 
 def _hash_values(v: np.ndarray, sc: _Scratch, normalize_zero: bool, mult: np.uint64) -> np.ndarray:
