@@ -120,3 +120,35 @@ def test_work_arrays_stay_within_the_per_process_budget(monkeypatch):
     # a frame scanned on pandas leaves nothing behind in the calling thread
     scan_mod.scan(pd.DataFrame({"x": np.arange(10.0)}), duplicates=True)
     assert threading.get_ident() not in scan_mod._POOL
+
+
+def test_text_columns_counted_like_pandas_value_counts():
+    rng = np.random.default_rng(11)
+    n = 30_000
+    words = np.array(["Oslo", "Rome", "Lima", "Pune", "Kyiv"])
+    city = pd.Series(rng.choice(words, n), dtype="str")
+    city[rng.random(n) < 0.03] = None
+    ids = pd.Series([f"id{i}" for i in rng.integers(0, 20_000, n)], dtype="str")
+    mixed = pd.Series(rng.choice(np.array([1, "1", "a", None], dtype=object), n), dtype=object)
+    label = (rng.random(n) < 0.25).astype(np.int64)
+    df = pd.DataFrame({"city": city, "ids": ids, "mixed": mixed, "label": label})
+    schema = md.Schema.from_kinds({"city": "string", "ids": "string", "mixed": "string", "label": "int"},
+                                  target="label")
+    schema.columns["city"].categories = ["Oslo", "Rome", "Lima"]  # Pune and Kyiv are not allowed
+    stats = scan_mod.scan(df, schema=schema, target="label", duplicates=True)
+    cs = stats.columns["city"]
+    want = city.value_counts()
+    assert {k: int(v.sum()) for k, v in cs.values.items()} == want.to_dict()
+    assert cs.n_missing == int(city.isna().sum())
+    pos = city[label == 1].value_counts()
+    assert {k: int(v[1]) for k, v in cs.values.items()} == {k: int(pos.get(k, 0)) for k in want.index}
+    assert cs.n_not_allowed == int(city.isin(["Pune", "Kyiv"]).sum())
+    assert set(cs.not_allowed_examples) == {"Pune", "Kyiv"}
+    # an id column: distinct count estimated (KMV), value table capped at MAX_STRING_VALUES
+    ci = stats.columns["ids"]
+    assert ci.values_truncated and len(ci.values) == scan_mod.MAX_STRING_VALUES
+    assert ci.distinct == pytest.approx(ids.nunique(), rel=0.08)
+    # 1 and "1" are one value once written as text, as the validator reports them
+    cm = stats.columns["mixed"]
+    assert {k: int(v.sum()) for k, v in cm.values.items()} == mixed.dropna().astype(str).value_counts().to_dict()
+    assert stats.duplicate_rows == int(df.astype({"mixed": str}).duplicated().sum())

@@ -486,6 +486,20 @@ def _category_hashes(values: pd.Index) -> np.ndarray:
     return _category_hashes_cached(tuple(values))
 
 
+def _factorize_text(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """(codes, distinct values as str) of a text column; code -1 for missing."""
+    codes, values = pd.factorize(s, use_na_sentinel=True)
+    as_text = pd.Index(values).astype(str)
+    if not as_text.is_unique:  # mixed objects such as 1 and "1": one value once written as text
+        codes, as_text = pd.factorize(s.astype(str).where(s.notna()), use_na_sentinel=True)
+        as_text = pd.Index(as_text).astype(str)
+    return codes, as_text
+
+
+def _text_hashes(values: pd.Index) -> np.ndarray:
+    return pd.util.hash_array(values.to_numpy(dtype=object)) if len(values) else np.zeros(0, np.uint64)
+
+
 def _numeric_summary(cs: ColumnSummary, v: np.ndarray, labels: np.ndarray | None, key_offset: np.ndarray | None,
                      lab_total: int, plan: _Plan, name: str, scratch: _Scratch, mult: np.uint64) -> np.ndarray:
     """Fill ``cs`` from the float64 values ``v``; returns the column's per-row hash.
@@ -569,56 +583,44 @@ def _summarize(pdf: pd.DataFrame, plan: _Plan) -> dict[str, Any]:
         if kind in {"int", "float", "bool", "datetime"}:
             col_hash = _numeric_summary(cs, _numeric_values(s, kind, scratch), labels, key_offset, lab_total, plan, name,
                                         scratch, mult)
-        elif kind == "category":
-            codes = s.array.codes  # the Categorical's own array: no Series, no copy
-            values = s.cat.categories
-            if name in plan.categories and list(values) != plan.categories[name]:
-                # Partitions with other category lists: realign to the known categories.
-                values = pd.Index(plan.categories[name])
-                codes = pd.Categorical(s, categories=plan.categories[name]).codes
+        else:  # category or text: integer codes into the partition's distinct values
+            text = kind != "category"
+            if text:
+                codes, values = _factorize_text(s)
+            else:
+                codes, values = s.array.codes, s.cat.categories  # the Categorical's own arrays
+                if name in plan.categories and list(values) != plan.categories[name]:
+                    # Partitions with other category lists: realign to the known categories.
+                    values = pd.Index(plan.categories[name])
+                    codes = pd.Categorical(s, categories=plan.categories[name]).codes
             C = len(values)
             k = np.add(codes, 1, out=scratch.k[:n_rows], dtype=np.int64)  # 0: missing, 1..C
+            # Hash the values (codes differ between partitions); missing as NaN.
+            value_hashes = _text_hashes(values) if text else _category_hashes(values)
             if plan.duplicates:
-                # Hash category values (codes differ between partitions); missing as NaN.
-                table = np.concatenate([[_NAN_HASH], _category_hashes(values)]) * mult
+                table = np.concatenate([[_NAN_HASH], value_hashes]) * mult
                 col_hash = np.take(table, k, out=scratch.h[:n_rows], mode="wrap")  # k in range: no checks
             if labels is not None:
                 k += np.multiply(labels, C + 1, out=scratch.t[:n_rows].view(np.int64))
             counts = np.bincount(k, minlength=L * (C + 1)).reshape(L, C + 1)
             cs.n_missing = int(counts[:, 0].sum())
-            if name not in plan.categories:
-                # Categories unknown up front: the partition's categories, merged by value.
-                keep = counts[:, 1:].sum(axis=0) > 0
-                cs.values = {str(v): counts[:, i + 1] for i, v in enumerate(values) if keep[i]}
-            else:
+            if name in plan.categories:
                 cs.categories = plan.categories[name]
                 cs.cat_counts = np.concatenate([counts[:, 1:], counts[:, :1]], axis=1)  # missing last
-        else:  # string-like
-            present = s.notna().to_numpy()
-            cs.n_missing = int((~present).sum())
-            vals = s[present].astype(str)
-            lab = labels[present] if labels is not None else np.zeros(len(vals), np.int64)
-            vc = pd.crosstab(vals.to_numpy(), lab) if len(vals) else pd.DataFrame()
-            counts = {}
-            for key, row in vc.iterrows():
-                arr = np.zeros(L, np.int64)
-                for li, c in row.items():
-                    arr[int(li)] = int(c)
-                counts[str(key)] = arr
-            truncated = False
-            if len(counts) > MAX_STRING_VALUES:
-                keep = sorted(counts, key=lambda k: -counts[k].sum())[:MAX_STRING_VALUES]
-                counts, truncated = {k: counts[k] for k in keep}, True
-            cs.values, cs.values_truncated = counts, truncated
-            if name in plan.allowed:
-                bad = ~vals.isin(plan.allowed[name]).to_numpy()
-                cs.n_not_allowed = int(bad.sum())
-                cs.not_allowed_examples = list(dict.fromkeys(vals[bad].head(50)))[:5]
-            h = pd.util.hash_array(vals.to_numpy(dtype=object)) if len(vals) else np.zeros(0, np.uint64)
-            cs.kmv, cs.kmv_truncated = _kmv(h)
-            col_hash = np.full(n_rows, _NAN_HASH, np.uint64)
-            col_hash[present] = h
-            col_hash *= mult
+            else:  # values unknown up front: the partition's own, merged by value
+                per_value = counts[:, 1:]
+                totals = per_value.sum(axis=0)
+                keep = np.flatnonzero(totals)
+                if text and len(keep) > MAX_STRING_VALUES:
+                    keep = keep[np.argsort(-totals[keep], kind="stable")[:MAX_STRING_VALUES]]
+                    cs.values_truncated = True
+                cs.values = {str(values[i]): per_value[:, i] for i in keep}
+            if text:
+                cs.kmv, cs.kmv_truncated = _kmv(value_hashes)  # already distinct: one per value
+                if name in plan.allowed:
+                    bad = np.flatnonzero(~pd.Index(values).isin(list(plan.allowed[name])))
+                    cs.n_not_allowed = int(counts[:, 1:][:, bad].sum())
+                    cs.not_allowed_examples = [str(values[i]) for i in bad[:5]]  # in order of appearance
         if row_hash is not None:
             # XOR of the columns' hashes, each with its own multiplier (a column's place
             # matters); mixed again at the end.
