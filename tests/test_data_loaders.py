@@ -198,3 +198,11 @@ def test_dask_csv_gap_in_an_int_column_is_named_not_silently_float(tmp_path):
         md.read_csv(p, as_dask=True, blocksize=50_000).compute(scheduler="sync")
     got = md.read_csv(p, schema={"id": "float"}, as_dask=True, blocksize=50_000).compute()
     assert got["id"].isna().sum() == 1 and got["id"].dtype == np.float64
+
+
+def test_dask_csv_passes_pandas_options_through(tmp_path):
+    p = _write(tmp_path, "id,when,x,city\n" + "".join(f"{i},2024-01-0{1 + i % 9},{i / 2},Oslo\n" for i in range(40)))
+    ddf = md.read_csv(p, as_dask=True, usecols=["id", "when", "x"], parse_dates=["when"])
+    got = ddf.compute()
+    assert list(ddf.columns) == list(got.columns) == ["id", "when", "x"]
+    assert got["when"].dtype.kind == "M" and got["x"].tolist() == [i / 2 for i in range(40)]

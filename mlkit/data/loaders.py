@@ -605,7 +605,9 @@ def _read_csv_dask(path, schema: Schema | None, *, sep: str, names, skiprows: in
                            na_values=na_values, **kwargs)
     except (pd.errors.ParserError, pd.errors.EmptyDataError):
         head = None  # the piece that holds the problem reports it, with its line
-    kinds = {c: (kind_of(head[c].dtype) if head is not None else "string") for c in columns}
+    # The columns a piece yields (usecols= may select some), with the kinds of the first rows.
+    kinds = ({c: kind_of(head[c].dtype) for c in head.columns} if head is not None
+             else dict.fromkeys(columns, "string"))
     inferred = Schema.from_kinds({c: (k if k in {"int", "float", "bool", "datetime"} else "string")
                                   for c, k in kinds.items()})
     full = Schema({**inferred.columns, **(schema.columns if schema is not None else {})})
