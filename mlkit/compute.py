@@ -24,9 +24,11 @@ __all__ = [
     "SchedulerUnreachableError",
     "client",
     "cluster_info",
+    "current_client",
     "device",
     "machine_resources",
     "shutdown",
+    "tree_reduce",
 ]
 
 SCHEDULER_ENV = "MLKIT_SCHEDULER"
@@ -214,6 +216,44 @@ def client(address: str | None = None, *, timeout: float | None = None):
         _client = Client(_cluster, set_as_default=True)
         _address = None
         return _client
+
+
+def current_client():
+    """The default distributed Client if one is set (e.g. by :func:`client`), else None:
+    work then runs on Dask's local schedulers, without futures or progress bars."""
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def tree_reduce(parts: list, merge, *, desc: str, progress: bool = True, fan_in: int = 8):
+    """Combine delayed per-partition results with ``merge(*results)`` (associative).
+
+    With a distributed client: merged in groups of ``fan_in`` on the cluster, followed with a
+    progress bar, then merged here. Otherwise (or when the caller chose a scheduler with
+    ``dask.config.set(scheduler=...)``) one merge tree on Dask's local scheduler.
+    """
+    import dask
+
+    def tree(items: list):
+        node = dask.delayed(merge, pure=True)
+        while len(items) > 1:
+            items = [node(*items[i : i + fan_in]) for i in range(0, len(items), fan_in)]
+        return items[0]
+
+    c = current_client()
+    chosen = dask.config.get("scheduler", None)
+    if c is None or len(parts) <= fan_in or chosen not in (None, "dask.distributed", "distributed"):
+        (out,) = dask.compute(tree(parts))
+        return out
+    from .progress import track_futures
+
+    futures = c.compute([tree(parts[i : i + fan_in]) for i in range(0, len(parts), fan_in)])
+    label = f"{desc}: {len(parts)} partitions in groups of {fan_in}"
+    return merge(*(track_futures(futures, desc=label) if progress else c.gather(futures)))
 
 
 def _make_default(c) -> None:

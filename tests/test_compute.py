@@ -112,3 +112,22 @@ def test_device_matches_real_torch():
     dev = mc.device()
     assert dev.cuda_available == torch.cuda.is_available()
     assert dev.kind == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _concat(*parts):
+    return [x for p in parts for x in p]
+
+
+def test_tree_reduce_on_the_cluster_with_progress_and_locally(dask_client, capsys):
+    import dask
+
+    parts = [dask.delayed(lambda i: [i], pure=True)(i) for i in range(20)]
+    # merge is associative but not commutative: the order of partitions must survive
+    assert mc.tree_reduce(parts, _concat, desc="demo") == list(range(20))
+    shown = capsys.readouterr()
+    assert "demo: 20 partitions in groups of 8" in shown.out + shown.err
+    with dask.config.set(scheduler="sync"):  # the caller's choice wins: no cluster, no bar
+        assert mc.tree_reduce(parts, _concat, desc="demo") == list(range(20))
+    shown = capsys.readouterr()
+    assert "demo" not in shown.out + shown.err
+    assert mc.tree_reduce(parts[:3], _concat, desc="demo", progress=False) == [0, 1, 2]

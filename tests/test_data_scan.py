@@ -152,3 +152,22 @@ def test_text_columns_counted_like_pandas_value_counts():
     cm = stats.columns["mixed"]
     assert {k: int(v.sum()) for k, v in cm.values.items()} == mixed.dropna().astype(str).value_counts().to_dict()
     assert stats.duplicate_rows == int(df.astype({"mixed": str}).duplicated().sum())
+
+
+def test_cluster_path_with_progress_equals_the_local_one(dask_client, capsys):
+    df = _frame(2)
+    df["dup"] = np.arange(len(df)) % 5_000  # rows repeat across partitions
+    df = pd.concat([df, df.iloc[:3_000]], ignore_index=True)
+    ddf = dd.from_pandas(df, npartitions=20)
+    with dask.config.set(scheduler="sync"):
+        local = scan_mod.scan(ddf, target="label")
+    remote = scan_mod.scan(ddf, target="label")  # on the cluster: groups of 8, progress bar
+    assert remote.n_rows == local.n_rows == len(df)
+    assert remote.duplicate_rows == local.duplicate_rows == int(df.duplicated().sum())
+    for name in df.columns:
+        a, b = local.columns[name], remote.columns[name]
+        assert (a.n_missing, a.vmin, a.vmax, a.distinct) == (b.n_missing, b.vmin, b.vmax, b.distinct)
+        if a.sketch is not None:
+            assert a.sketch_lo == b.sketch_lo and np.array_equal(a.sketch, b.sketch)
+    shown = capsys.readouterr()
+    assert "scan: 20 partitions in groups of 8" in shown.out + shown.err

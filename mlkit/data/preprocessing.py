@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..compute import tree_reduce
 from .errors import DataError, EmptyDataError, UnknownCategoryError, check_frame
 from .scan import merge_sketches, value_sketch
 from .schema import kind_of
@@ -173,10 +174,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
 
             parts = [dask.delayed(_partition_stats, pure=True)(p, numeric, categorical, want_sketch)
                      for p in X[used].to_delayed(optimize_graph=True)]
-            merge = dask.delayed(_merge_stats, pure=True)
-            while len(parts) > 1:
-                parts = [merge(*parts[i : i + 8]) for i in range(0, len(parts), 8)]
-            (stats,) = dask.compute(parts[0])
+            stats = tree_reduce(parts, _merge_stats, desc="TabularPreprocessor.fit")
         else:
             stats = _merge_stats(*[_partition_stats(X.iloc[i : i + 1_000_000], numeric, categorical, want_sketch)
                                    for i in range(0, max(len(X), 1), 1_000_000)])

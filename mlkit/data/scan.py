@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..compute import tree_reduce
 from .errors import DataError, EmptyDataError, check_frame
 from .schema import Schema, kind_of
 
@@ -715,15 +716,6 @@ def _plan(df, schema: Schema | None, target: str | None, columns: list[str] | No
     return _Plan(cols, kinds, cats, target, 2 if target else 1, ranges, allowed, bool(duplicates))
 
 
-def _tree(parts: list, fan_in: int = 8):
-    import dask
-
-    merge = dask.delayed(_merge_many, pure=True)
-    while len(parts) > 1:
-        parts = [merge(*parts[i : i + fan_in]) for i in range(0, len(parts), fan_in)]
-    return parts[0]
-
-
 def scan(
     df,
     *,
@@ -731,6 +723,7 @@ def scan(
     target: str | None = None,
     columns: list[str] | None = None,
     duplicates: bool = True,
+    progress: bool = True,
 ) -> ScanResult:
     """Summarise every column of ``df`` (pandas or Dask) in one pass.
 
@@ -740,6 +733,7 @@ def scan(
     target : 0/1 label column; enables per-label counts for leakage hints.
     columns : restrict to these columns (column pruning: Parquet reads only these).
     duplicates : hash whole rows to count duplicates.
+    progress : on a distributed cluster, show a progress bar over the partitions.
     """
     import dask
 
@@ -755,7 +749,7 @@ def scan(
     try:
         if is_dask:
             parts = [dask.delayed(_summarize, pure=True)(p, plan) for p in df.to_delayed(optimize_graph=True)]
-            (merged,) = dask.compute(_tree(parts))
+            merged = tree_reduce(parts, _merge_many, desc="scan", progress=progress)
             npart = df.npartitions
         else:
             chunks = [df.iloc[i : i + PANDAS_CHUNK_ROWS] for i in range(0, max(len(df), 1), PANDAS_CHUNK_ROWS)]

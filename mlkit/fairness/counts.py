@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..compute import current_client
+
 __all__ = [
     "CELLS",
     "MISSING",
@@ -369,7 +371,7 @@ def compute_counts(frame, spec: CountSpec, *, chunk_rows: int = 1 << 21, progres
     count = dask.delayed(count_partition, pure=True)
     # Row numbers in error messages are partition-relative for Dask (first_row=0).
     partials = [count(p, spec, partition=i) for i, p in enumerate(delayed_parts)]
-    client = _distributed_client()
+    client = current_client()
     if client is None:
         (result,) = dask.compute(_tree_merge(partials))
         return result
@@ -381,11 +383,3 @@ def compute_counts(frame, spec: CountSpec, *, chunk_rows: int = 1 << 21, progres
     results = track_futures(futures, desc="fairness counts") if progress is not False else client.gather(futures)
     return merge_counts(results)
 
-
-def _distributed_client():
-    try:
-        from distributed import default_client
-
-        return default_client()
-    except (ImportError, ValueError):
-        return None
