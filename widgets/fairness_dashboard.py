@@ -18,6 +18,8 @@ from IPython.display import display
 
 from mlkit.fairness import FairnessAudit, Policy, audit, group_threshold_state, tradeoff_figure
 
+from ._display import show_figure
+
 __all__ = ["FairnessDashboard"]
 
 _COLOURS = {"pass": "#2e7d32", "fail": "#c62828", "inconclusive": "#b26a00"}
@@ -102,9 +104,7 @@ class FairnessDashboard:
     # ----- rendering
 
     def _render_bars(self) -> None:
-        self.bars.clear_output(wait=True)
-        with self.bars:
-            display(self.current.plot(self.metric.value))
+        show_figure(self.bars, self.current.plot(self.metric.value))
 
     def _render_verdicts(self) -> None:
         rows = []
@@ -128,12 +128,10 @@ class FairnessDashboard:
             lines.append(f"{html.escape(g)}: t = {m['threshold']:.2f}, {st['metric']} = "
                          f"{'undefined' if val is None else f'{val:.3f}'}")
         self.state_html.value = "<br>".join(lines)
-        self.tradeoff_out.clear_output(wait=True)
         import pandas as pd
 
         point = pd.DataFrame([{"name": "sliders", "accuracy": st["accuracy"], "disparity": disp}])
-        with self.tradeoff_out:
-            display(tradeoff_figure(self.current, self.metric.value, points=point))
+        show_figure(self.tradeoff_out, tradeoff_figure(self.current, self.metric.value, points=point))
 
     def _build_sliders(self) -> None:
         for s in self.sliders.values():
