@@ -65,40 +65,6 @@ def _write(rows: int, path: Path, partition_size: str) -> None:
     print(f"wrote {rows:,} rows to {path} in {time.perf_counter() - t:.0f} s")
 
 
-def tree_pss() -> int:
-    """Proportional set size of this process and its descendants (shared pages counted once)."""
-    import psutil
-
-    root = psutil.Process()
-    total = 0
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            total += proc.memory_full_info().pss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total
-
-
-class PeakPSS(PeakRSS):
-    """:class:`PeakRSS` sampling PSS instead of RSS."""
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, tree_pss())
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakPSS:
-        super().__enter__()
-        self.baseline = self.peak = tree_pss()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.peak = max(self.peak, tree_pss())
-
-
 def train_epoch(model, batches, opt) -> int:
     rows = 0
     model.train()
@@ -149,7 +115,7 @@ def main() -> None:
         # RSS summed over forked loader workers counts the pages they share with this process
         # once per process; PSS (proportional set size) counts each page once. Both are shown,
         # the target is checked on PSS, the memory the tree really occupies.
-        with PeakRSS() as mem, PeakPSS() as pss:
+        with PeakRSS() as mem, PeakRSS(kind="pss") as pss:
             t = time.perf_counter()
             n = sum(len(b[2]) for b in make_loader(full, num_workers=2))
             sec = time.perf_counter() - t
