@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..compute import current_client
+from ..compute import tree_reduce
 
 __all__ = [
     "CELLS",
@@ -332,15 +332,8 @@ def merge_counts(parts: Sequence[Counts]) -> Counts:
     return out
 
 
-def _tree_merge(parts: list, fan_in: int = 8):
-    """Merge delayed partials in a fixed tree (deterministic float addition order)."""
-    import dask
-
-    merge = dask.delayed(merge_counts, pure=True)
-    level = parts
-    while len(level) > 1:
-        level = [merge(level[i : i + fan_in]) for i in range(0, len(level), fan_in)]
-    return level[0]
+def _merge_all(*parts: Counts) -> Counts:
+    return merge_counts(parts)
 
 
 def compute_counts(frame, spec: CountSpec, *, chunk_rows: int = 1 << 21, progress: bool | None = None) -> Counts:
@@ -371,15 +364,6 @@ def compute_counts(frame, spec: CountSpec, *, chunk_rows: int = 1 << 21, progres
     count = dask.delayed(count_partition, pure=True)
     # Row numbers in error messages are partition-relative for Dask (first_row=0).
     partials = [count(p, spec, partition=i) for i, p in enumerate(delayed_parts)]
-    client = current_client()
-    if client is None:
-        (result,) = dask.compute(_tree_merge(partials))
-        return result
-    from ..progress import track_futures
-
-    # Merge in groups of 8 on the cluster, follow those with a progress bar, add the rest here.
-    groups = [_tree_merge(partials[i : i + 8]) for i in range(0, len(partials), 8)]
-    futures = client.compute(groups)
-    results = track_futures(futures, desc="fairness counts") if progress is not False else client.gather(futures)
-    return merge_counts(results)
+    # Merged in a fixed tree (deterministic float addition order), in groups of 8 on a cluster.
+    return tree_reduce(partials, _merge_all, desc="fairness counts", progress=progress is not False)
 
