@@ -49,11 +49,12 @@ _MIN_ABS = 1e-9  # |x| below this bin's lower edge counts as zero
 _MAX_ABS = float(np.finfo(np.float64).max)  # every finite magnitude has its bin
 
 
-def _bucket(v: float) -> int:
-    return int(np.array([abs(v)], dtype=np.float64).view(np.int64)[0] >> _SHIFT)
+def _raw_key(v: float) -> int:
+    """``bits >> _SHIFT`` of one value: its magnitude bucket, minus _HALF when negative."""
+    return int(np.array([v], dtype=np.float64).view(np.int64)[0] >> _SHIFT)
 
 
-_BLO, _BHI = _bucket(_MIN_ABS), _bucket(_MAX_ABS)
+_BLO, _BHI = _raw_key(_MIN_ABS), _raw_key(_MAX_ABS)  # magnitude buckets of the bin range
 _NB = _BHI - _BLO + 1  # bins per sign
 N_SKETCH_BINS = 2 * _NB + 1  # negatives, zero, positives (monotone in x); a column stores only
 # the window of bins it uses (``ColumnSummary.sketch_lo``), typically a few hundred.
@@ -80,20 +81,18 @@ def _fold_table() -> np.ndarray:
 _FOLD = _fold_table()
 
 
-def _keys(f: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Sketch key of each finite float64 value (into ``out`` when given: no allocation)."""
+def _keys(f: np.ndarray, out: np.ndarray | None = None, offset: int | np.ndarray = _HALF) -> np.ndarray:
+    """Sketch key of each finite float64 value (into ``out`` when given: no allocation).
+
+    ``offset``: _HALF, or per row ``label * _KEYS + _HALF`` to count each label apart."""
     k = np.right_shift(f.view(np.int64), _SHIFT, out=out)
-    k += _HALF
+    k += offset
     return k
 
 
 def sketch_index(x: np.ndarray) -> np.ndarray:
     """Bin index of each (finite) value in the log-linear sketch."""
     return _FOLD[_keys(np.ascontiguousarray(x, dtype=np.float64))]
-
-
-def _raw_key(v: float) -> int:
-    return int(np.array([v], dtype=np.float64).view(np.int64)[0] >> _SHIFT)
 
 
 def _fold(table: np.ndarray, vmin: float, vmax: float, totals: np.ndarray) -> tuple[int, np.ndarray]:
@@ -200,10 +199,8 @@ def value_sketch(x: np.ndarray) -> Sketch:
     f = f[np.isfinite(f)]
     if not len(f):
         return Sketch(np.zeros(0, np.int64), np.inf, -np.inf, _NB)
-    keys = np.right_shift(f.view(np.int64), _SHIFT)
-    keys += _HALF
     vmin, vmax = float(f.min()), float(f.max())
-    lo, counts = _fold(np.bincount(keys, minlength=_KEYS), vmin, vmax, np.array([len(f)]))
+    lo, counts = _fold(np.bincount(_keys(f), minlength=_KEYS), vmin, vmax, np.array([len(f)]))
     return Sketch(counts[0], vmin, vmax, lo)
 
 
@@ -535,8 +532,7 @@ def _numeric_summary(cs: ColumnSummary, v: np.ndarray, labels: np.ndarray | None
             d = np.subtract(f, cs.mean, out=scratch.f[:m])
             m2 = float(np.dot(d, d))
         cs.m2 = max(m2, 0.0)
-        keys = np.right_shift(f.view(np.int64), _SHIFT, out=scratch.k[:m])
-        keys += ko if ko is not None else _HALF
+        keys = _keys(f, out=scratch.k[:m], offset=ko if ko is not None else _HALF)
         table = np.bincount(keys, minlength=L * _KEYS)  # untouched pages stay unmapped
         n1 = lab_total if finite is None else (int(np.count_nonzero(ko >= _KEYS)) if ko is not None else 0)
         totals = np.array([m - n1, n1]) if L == 2 else np.array([m])
