@@ -14,7 +14,7 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -317,17 +317,38 @@ def _header(path: Path, sep: str, skiprows: int) -> list[str]:
         return next(reader, [])
 
 
+def _first_short_row(fh, sep: str, n_fields: int) -> tuple[int, int] | None:
+    """(line in ``fh``, fields) of its first row with fewer than ``n_fields`` fields, if any."""
+    reader = csv.reader(fh, delimiter=sep)
+    for row in reader:
+        if row and len(row) < n_fields:
+            return reader.line_num, len(row)
+    return None
+
+
 def _short_row(path: Path, sep: str, skiprows: int, n_fields: int) -> tuple[int, int] | None:
-    """(line, fields) of the first row with fewer than ``n_fields`` fields, if any."""
+    """(line, fields) of the file's first row with fewer than ``n_fields`` fields, if any."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", newline="", encoding="utf-8") as fh:
         for _ in range(skiprows):
             fh.readline()
-        reader = csv.reader(fh, delimiter=sep)
-        for row in reader:
-            if row and len(row) < n_fields:
-                return skiprows + reader.line_num, len(row)
-    return None
+        short = _first_short_row(fh, sep, n_fields)
+    return None if short is None else (skiprows + short[0], short[1])
+
+
+def _malformed(p: Path, line: int, expected: int, saw: int) -> MalformedCSVError:
+    return MalformedCSVError(f"{p}: line {line} is malformed: expected {expected} fields, saw {saw}",
+                             path=str(p), line=line)
+
+
+def _parser_error(exc: Exception, p: Path, lines_before: Callable[[], int], what: str) -> MalformedCSVError:
+    """pandas' tokenizer error as ours, with the line of the file (``lines_before`` is only
+    called when pandas named a line: counting them may read the file)."""
+    m = _FIELDS_RE.search(str(exc))
+    if not m:
+        return MalformedCSVError(f"{p}: {what}: {exc}", path=str(p))
+    expected, line, saw = (int(g) for g in m.groups())
+    return _malformed(p, line + lines_before(), expected, saw)
 
 
 def _columns_of(p: Path, sep: str, skiprows: int, names: Sequence[str] | None) -> list[str]:
@@ -438,24 +459,12 @@ def read_csv(
     except pd.errors.EmptyDataError:
         raise MalformedCSVError(f"{p}: the file is empty; expected a header row", path=str(p), line=1) from None
     except pd.errors.ParserError as exc:
-        m = _FIELDS_RE.search(str(exc))
-        if m:
-            expected, line, saw = (int(g) for g in m.groups())
-            line += skiprows
-            raise MalformedCSVError(
-                f"{p}: line {line} is malformed: expected {expected} fields, saw {saw}",
-                path=str(p), line=line,
-            ) from None
-        raise MalformedCSVError(f"{p}: could not parse: {exc}", path=str(p)) from None
+        raise _parser_error(exc, p, lambda: skiprows, "could not parse") from None
     # pandas pads rows with too *few* fields with NaN; find them when the last column has gaps.
     if len(df) and df.iloc[:, -1].isna().any() and p.stat().st_size <= _SHORT_ROW_SCAN_LIMIT:
         short = _short_row(p, sep, skiprows, n_fields)
         if short is not None:
-            line, saw = short
-            raise MalformedCSVError(
-                f"{p}: line {line} is malformed: expected {n_fields} fields, saw {saw}",
-                path=str(p), line=line,
-            )
+            raise _malformed(p, short[0], n_fields, short[1])
     if schema is not None:
         missing = [c for c in schema.columns if c not in df.columns]
         if missing:
@@ -509,15 +518,6 @@ def _lines_before(p: Path, offset: int) -> int:
     return n
 
 
-def _short_line(data: bytes, sep: str, n_fields: int) -> tuple[int, int] | None:
-    """(line in ``data``, fields) of its first row with fewer than ``n_fields`` fields."""
-    reader = csv.reader(io.StringIO(data.decode("utf-8")), delimiter=sep)
-    for row in reader:
-        if row and len(row) < n_fields:
-            return reader.line_num, len(row)
-    return None
-
-
 def _read_csv_block(p: Path, start: int, end: int, columns: list[str], header_lines: int, schema: Schema,
                     declared: frozenset, sep: str, na_values, kwargs: dict) -> pd.DataFrame:
     if p.suffix == ".gz":
@@ -538,19 +538,11 @@ def _read_csv_block(p: Path, start: int, end: int, columns: list[str], header_li
     except pd.errors.EmptyDataError:
         df = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     except pd.errors.ParserError as exc:
-        m = _FIELDS_RE.search(str(exc))
-        if not m:
-            raise MalformedCSVError(f"{p}: could not parse bytes {start}-{end}: {exc}", path=str(p)) from None
-        expected, line, saw = (int(g) for g in m.groups())
-        line += base()
-        raise MalformedCSVError(f"{p}: line {line} is malformed: expected {expected} fields, saw {saw}",
-                                path=str(p), line=line) from None
+        raise _parser_error(exc, p, base, f"could not parse bytes {start}-{end}") from None
     if len(df) and df.iloc[:, -1].isna().any():  # pandas pads short rows with NaN: find them
-        short = _short_line(data, sep, len(columns))
+        short = _first_short_row(io.StringIO(data.decode("utf-8"), newline=""), sep, len(columns))
         if short is not None:
-            line = short[0] + base()
-            raise MalformedCSVError(f"{p}: line {line} is malformed: expected {len(columns)} fields, "
-                                    f"saw {short[1]}", path=str(p), line=line)
+            raise _malformed(p, short[0] + base(), len(columns), short[1])
     hint = {c: "as the schema says" if c in declared else
             "as the first rows of the file suggested; pass a schema naming this column's kind"
             for c in schema.columns}
